@@ -1,0 +1,146 @@
+/**
+ * Environment -> typed configuration, validated once. Every bad value becomes one
+ * ConfigError line naming the variable, the value and what is allowed; components
+ * never read process.env themselves.
+ */
+import { DurationError, parseDuration } from './util/duration.js';
+
+export class ConfigError extends Error {}
+
+export type LogFormat = 'json' | 'pretty';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Bootstrap secrets: consumed by init, never passed to the child or to hooks. */
+export const BOOTSTRAP_SECRET_VARS = ['SCION_AUTH_TOKEN', 'SCION_TRANSPORT_TOKEN'] as const;
+
+export interface InitConfig {
+  /** SIGTERM -> SIGKILL escalation delay. */
+  gracePeriodMs: number;
+  /** Per-hook bound for pre-start, post-start and session-end after a natural exit. */
+  hookTimeoutMs: number;
+  /** Bound for the pre-stop phase, and for session-end hooks after a requested stop. */
+  stopHookTimeoutMs: number;
+  hooksDirs: string[];
+  agentUser: string;
+  hostUid: number | undefined;
+  hostGid: number | undefined;
+  maxDurationMs: number | undefined;
+  /** undefined = `<agent home>/.scion/limits-exceeded`, resolved once the home is known. */
+  limitsTriggerFile: string | undefined;
+  extraPath: string | undefined;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Values that must never appear in a log line. */
+  secretValues: string[];
+  bootstrap: { authToken: string | undefined; transportToken: string | undefined };
+}
+
+export const DEFAULTS = {
+  gracePeriodMs: 7_000,
+  hookTimeoutMs: 30_000,
+  stopHookTimeoutMs: 1_000,
+  hooksDirs: ['/etc/scion/hooks'],
+  agentUser: 'scion',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function duration(env: Env, name: string, fallback: number): number {
+  const v = nonEmpty(env, name);
+  if (v === undefined) return fallback;
+  try {
+    return parseDuration(v, name);
+  } catch (err) {
+    if (err instanceof DurationError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+function id(env: Env, name: string): number | undefined {
+  const v = nonEmpty(env, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim()) || Number(v) > 4_294_967_294) {
+    throw new ConfigError(`invalid ${name} ${JSON.stringify(v)}: must be a numeric id from 0 to 4294967294`);
+  }
+  return Number(v);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const v = nonEmpty(env, name);
+  if (v === undefined) return fallback;
+  const lower = v.trim().toLowerCase();
+  if (!(allowed as readonly string[]).includes(lower)) {
+    throw new ConfigError(`invalid ${name} ${JSON.stringify(v)}: allowed values are ${allowed.join(', ')}`);
+  }
+  return lower as T;
+}
+
+/** Names whose values are credentials, whoever set them. */
+export function isSecretName(name: string): boolean {
+  return /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIALS)/i.test(name);
+}
+
+export function loadInitConfig(env: Env, opts: { gracePeriod?: string; stderrIsTty: boolean }): InitConfig {
+  let gracePeriodMs = duration(env, 'SCION_GRACE_PERIOD', DEFAULTS.gracePeriodMs);
+  if (opts.gracePeriod !== undefined) {
+    try {
+      gracePeriodMs = parseDuration(opts.gracePeriod, '--grace-period');
+    } catch (err) {
+      if (err instanceof DurationError) throw new ConfigError(err.message);
+      throw err;
+    }
+  }
+
+  const hooksRaw = nonEmpty(env, 'SCION_HOOKS_DIR');
+  const hooksDirs = hooksRaw === undefined ? [...DEFAULTS.hooksDirs] : hooksRaw.split(':').filter((d) => d !== '');
+  for (const d of hooksDirs) {
+    if (!d.startsWith('/')) {
+      throw new ConfigError(`invalid SCION_HOOKS_DIR entry ${JSON.stringify(d)}: hook directories must be absolute paths`);
+    }
+  }
+
+  const agentUser = nonEmpty(env, 'SCION_AGENT_USER') ?? DEFAULTS.agentUser;
+  if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(agentUser)) {
+    throw new ConfigError(`invalid SCION_AGENT_USER ${JSON.stringify(agentUser)}: must be a user name such as scion`);
+  }
+
+  const trigger = nonEmpty(env, 'SCION_LIMITS_TRIGGER_FILE');
+  if (trigger !== undefined && !trigger.startsWith('/')) {
+    throw new ConfigError(`invalid SCION_LIMITS_TRIGGER_FILE ${JSON.stringify(trigger)}: must be an absolute path`);
+  }
+
+  const maxDuration = nonEmpty(env, 'SCION_MAX_DURATION');
+  const maxDurationMs = maxDuration === undefined ? undefined : duration(env, 'SCION_MAX_DURATION', 0);
+
+  const logLevel = nonEmpty(env, 'SCION_DEBUG') !== undefined && nonEmpty(env, 'SCION_LOG_LEVEL') === undefined
+    ? 'debug'
+    : oneOf(env, 'SCION_LOG_LEVEL', LOG_LEVELS, 'info');
+  const logFormat = oneOf<LogFormat>(env, 'SCION_LOG_FORMAT', ['json', 'pretty'], opts.stderrIsTty ? 'pretty' : 'json');
+
+  const secretValues = Object.entries(env)
+    .filter(([k, v]) => isSecretName(k) && v !== undefined && v.length >= 8)
+    .map(([, v]) => v as string);
+
+  return {
+    gracePeriodMs,
+    hookTimeoutMs: duration(env, 'SCION_HOOK_TIMEOUT', DEFAULTS.hookTimeoutMs),
+    stopHookTimeoutMs: duration(env, 'SCION_STOP_HOOK_TIMEOUT', DEFAULTS.stopHookTimeoutMs),
+    hooksDirs,
+    agentUser,
+    hostUid: id(env, 'SCION_HOST_UID'),
+    hostGid: id(env, 'SCION_HOST_GID'),
+    maxDurationMs: maxDurationMs === 0 ? undefined : maxDurationMs,
+    limitsTriggerFile: trigger,
+    extraPath: nonEmpty(env, 'SCION_EXTRA_PATH'),
+    logLevel,
+    logFormat,
+    secretValues,
+    bootstrap: { authToken: nonEmpty(env, 'SCION_AUTH_TOKEN'), transportToken: nonEmpty(env, 'SCION_TRANSPORT_TOKEN') },
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * `sciontool init`: start-up and shutdown order around the supervised child.
+ *
+ *   pre-start hooks -> child (own session) -> post-start hooks (alongside)
+ *   wait for: child exit | SIGTERM/SIGINT | limit (duration, SIGUSR1, trigger file)
+ *   stop: pre-stop hooks (bounded) -> signal to the child's group -> grace -> SIGKILL
+ *   child gone: TERM leftovers -> grace -> KILL -> session-end hooks -> exit code
+ */
+import { join } from 'node:path';
+import { BOOTSTRAP_SECRET_VARS, type InitConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { buildChildEnv } from '../supervisor/child-env.js';
+import { type ChildExit, signalNumber, spawnChild } from '../supervisor/child.js';
+import { livingDescendants, signalEach, signalGroup } from '../supervisor/process-tree.js';
+import { Reaper } from '../supervisor/reaper.js';
+import { type HandledSignal, attachSignalHandler, detachSignalHandler } from '../supervisor/signals.js';
+import { type AgentIdentity, resolveAgentIdentity } from '../supervisor/users.js';
+import { HookRunner } from './hooks.js';
+import { type LimitReason, LimitWatch } from './limits.js';
+
+/** Exit code when a limit (duration, SIGUSR1, trigger file) ended the agent. */
+export const EXIT_LIMIT_EXCEEDED = 10;
+/** Exit code for init's own failures. */
+export const EXIT_INIT_FAILURE = 1;
+
+/** Signals passed on to the child's process group as they are. */
+const FORWARDED: ReadonlySet<HandledSignal> = new Set(['SIGHUP', 'SIGQUIT', 'SIGWINCH', 'SIGCONT', 'SIGALRM', 'SIGPWR']);
+
+const POLL_MS = 20;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface StopRequest {
+  signal: NodeJS.Signals;
+  limit: LimitReason | undefined;
+}
+
+export class InitProcess {
+  private readonly reaper: Reaper;
+  private identity!: AgentIdentity;
+  private hooks!: HookRunner;
+  private childPid: number | undefined;
+  private childExited = false;
+  private stop: StopRequest | undefined;
+  private killDeadline: number | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private limits: LimitWatch | undefined;
+
+  constructor(
+    private readonly argv: string[],
+    private readonly config: InitConfig,
+    private readonly log: Logger,
+  ) {
+    this.reaper = new Reaper({ log });
+  }
+
+  async run(): Promise<number> {
+    const { config, log } = this;
+    attachSignalHandler((s) => this.onSignal(s));
+    this.reaper.start();
+
+    this.identity = resolveAgentIdentity(config, log);
+    const env = buildChildEnv(process.env, this.identity, config.extraPath);
+    // Nothing init starts later (hooks, helpers) may inherit a bootstrap secret.
+    for (const name of BOOTSTRAP_SECRET_VARS) delete process.env[name];
+
+    const hookDirs = [...new Set([...config.hooksDirs, join(this.identity.home, '.scion', 'hooks')])];
+    this.hooks = new HookRunner({ dirs: hookDirs, identity: this.identity, env, log });
+
+    this.limits = new LimitWatch({
+      maxDurationMs: config.maxDurationMs,
+      triggerFile: config.limitsTriggerFile ?? join(this.identity.home, '.scion', 'limits-exceeded'),
+      log,
+      onLimit: (reason) => this.onLimit(reason),
+    });
+    this.limits.start();
+
+    await this.hooks.run('pre-start', config.hookTimeoutMs);
+
+    let exit: ChildExit;
+    if (this.stop) {
+      log.info({ signal: this.stop.signal }, 'stop requested before the child started: not starting it');
+      exit = { exitCode: 128 + signalNumber(this.stop.signal), code: null, signal: this.stop.signal };
+    } else {
+      exit = await this.superviseChild(env);
+    }
+
+    this.limits.stop();
+    await this.cleanupLeftovers();
+    await this.hooks.run('session-end', config.hookTimeoutMs, this.stop ? config.stopHookTimeoutMs : undefined);
+    await this.killStragglers();
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.reaper.sweep();
+    this.reaper.stop();
+    detachSignalHandler();
+
+    const code = this.stop?.limit ? EXIT_LIMIT_EXCEEDED : exit.exitCode;
+    log.info(
+      { exitCode: code, childCode: exit.code, childSignal: exit.signal, limit: this.stop?.limit, orphansReaped: this.reaper.reapedCount },
+      'init exiting',
+    );
+    return code;
+  }
+
+  private async superviseChild(env: Record<string, string>): Promise<ChildExit> {
+    const { log } = this;
+    const drop = this.identity.mode === 'drop';
+    const child = spawnChild({
+      argv: this.argv,
+      env,
+      ...(drop ? { uid: this.identity.uid, gid: this.identity.gid } : {}),
+    });
+    this.childPid = child.pid;
+    if (child.pid !== undefined) {
+      log.info(
+        { childPid: child.pid, argv: this.argv, uid: drop ? this.identity.uid : process.getuid?.(), gid: drop ? this.identity.gid : process.getgid?.() },
+        'child started',
+      );
+      void this.hooks.run('post-start', this.config.hookTimeoutMs);
+    }
+    const exit = await child.exited;
+    this.childExited = true;
+    if (exit.spawnError) {
+      log.error({ argv: this.argv, err: exit.spawnError.message, code: exit.spawnError.code, exitCode: exit.exitCode }, 'child could not be started');
+    } else {
+      log.info({ childPid: child.pid, code: exit.code, signal: exit.signal, exitCode: exit.exitCode }, 'child exited');
+    }
+    return exit;
+  }
+
+  private onSignal(signal: HandledSignal): void {
+    const { log } = this;
+    switch (signal) {
+      case 'SIGTERM':
+      case 'SIGINT':
+        if (this.stop) {
+          log.info({ signal }, 'repeated stop signal: forwarding it again');
+          this.forward(signal);
+        } else {
+          void this.requestStop({ signal, limit: undefined });
+        }
+        return;
+      case 'SIGUSR1':
+        this.onLimit('sigusr1');
+        return;
+      case 'SIGUSR2':
+        log.info({ signal }, 'SIGUSR2 received: token reload is not available in this build; ignored');
+        return;
+      default:
+        if (FORWARDED.has(signal)) {
+          log.debug({ signal }, 'forwarding signal to the child\'s process group');
+          this.forward(signal);
+        }
+    }
+  }
+
+  private onLimit(reason: LimitReason): void {
+    this.log.warn({ reason }, 'LIMITS_EXCEEDED: stopping the agent');
+    this.limits?.stop();
+    if (this.stop) {
+      // Already stopping: the exit code still reports the limit.
+      this.stop.limit ??= reason;
+      return;
+    }
+    void this.requestStop({ signal: 'SIGTERM', limit: reason });
+  }
+
+  private forward(signal: NodeJS.Signals): void {
+    if (this.childPid !== undefined && !this.childExited) signalGroup(this.childPid, signal);
+  }
+
+  private async requestStop(req: StopRequest): Promise<void> {
+    const { log, config } = this;
+    this.stop = req;
+    if (this.childPid === undefined) {
+      // Still in pre-start: do not let a slow hook hold the stop up.
+      this.hooks.cancel('pre-start');
+      return;
+    }
+    if (this.childExited) return; // leftovers are handled on the exit path
+    log.info({ signal: req.signal, limit: req.limit, gracePeriodMs: config.gracePeriodMs }, 'stopping: running pre-stop hooks');
+    await this.hooks.run('pre-stop', Math.min(config.hookTimeoutMs, config.stopHookTimeoutMs), config.stopHookTimeoutMs);
+    if (this.childExited) return;
+    log.info({ signal: req.signal, pgid: this.childPid }, 'signalling the child\'s process group');
+    this.forward(req.signal);
+    this.armKill(Date.now() + config.gracePeriodMs);
+  }
+
+  /** SIGKILL to the child's group and every descendant when the deadline passes. */
+  private armKill(deadline: number): void {
+    if (this.killDeadline !== undefined && this.killDeadline <= deadline) return;
+    this.killDeadline = deadline;
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => this.killAll('grace period expired'), Math.max(0, deadline - Date.now()));
+  }
+
+  private killAll(why: string): void {
+    const left = livingDescendants(process.pid);
+    const groupAlive = this.childPid !== undefined && signalGroup(this.childPid, 'SIGKILL');
+    if (left.length > 0 || groupAlive) {
+      this.log.warn({ processes: left.map((p) => ({ pid: p.pid, comm: p.comm })) }, `${why}: sending SIGKILL`);
+    }
+    signalEach(
+      left.map((p) => p.pid),
+      'SIGKILL',
+    );
+  }
+
+  /** After the main child exits: TERM what it left behind, KILL it after the grace period. */
+  private async cleanupLeftovers(): Promise<void> {
+    let left = livingDescendants(process.pid);
+    if (left.length === 0) return;
+    if (this.childPid !== undefined) signalGroup(this.childPid, 'SIGTERM');
+    signalEach(
+      left.map((p) => p.pid),
+      'SIGTERM',
+    );
+    this.log.info({ processes: left.length }, 'child exited: sent SIGTERM to the processes it left behind');
+    this.armKill(Date.now() + this.config.gracePeriodMs);
+    while (left.length > 0 && Date.now() < (this.killDeadline as number)) {
+      await sleep(POLL_MS);
+      this.reaper.sweep();
+      left = livingDescendants(process.pid);
+    }
+    await this.killStragglers();
+  }
+
+  /** SIGKILL anything still alive (e.g. left by session-end hooks) and wait for it to die. */
+  private async killStragglers(): Promise<void> {
+    if (livingDescendants(process.pid).length === 0) return;
+    this.killAll('processes still running at shutdown');
+    const until = Date.now() + 2000;
+    while (livingDescendants(process.pid).length > 0 && Date.now() < until) {
+      await sleep(POLL_MS);
+      this.reaper.sweep();
+    }
+    // Give SIGCHLD-driven reaping of the killed processes a moment.
+    await sleep(POLL_MS);
+    this.reaper.sweep();
+  }
+}
