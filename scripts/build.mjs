@@ -32,10 +32,12 @@ await build({
   sourcemap: false,
   legalComments: 'none',
   define: { __SCIONTOOL_VERSION__: JSON.stringify(pkg.version) },
-  // --disable-sigusr1: no window at start-up in which SIGUSR1 could open the inspector.
+  // Not --disable-sigusr1: it makes Node ignore SIGUSR1 outright, and SIGUSR1 is Scion's
+  // "limits exceeded" signal. The listener installed by supervisor/signals.ts, the first
+  // module to run, is what keeps the inspector closed.
   banner: {
     js: [
-      '#!/usr/bin/env -S node --disable-sigusr1',
+      '#!/usr/bin/env node',
       "import { createRequire as __scionCreateRequire } from 'node:module';",
       'const require = __scionCreateRequire(import.meta.url);',
     ].join('\n'),
