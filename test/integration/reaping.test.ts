@@ -103,3 +103,21 @@ describe('not PID 1', () => {
     expect(r.logs.find((l) => l.msg === 'init exiting')?.orphansReaped).toBeGreaterThanOrEqual(100);
   });
 });
+
+describe('without the reaper addon', () => {
+  it('warns loudly once and keeps supervising', async () => {
+    const { copyFileSync } = await import('node:fs');
+    const { BUNDLE } = await import('../helpers/init-harness.js');
+    const dir = tempDir();
+    // The bundle alone, far from any reaper.node.
+    const lonely = join(dir, 'sciontool.mjs');
+    copyFileSync(BUNDLE, lonely);
+    const r = spawnSync('timeout', ['-s', 'KILL', '30', lonely, 'init', '--', 'sh', '-c', 'exit 42'], {
+      env: { ...process.env, PATH: `${NODE_BIN_DIR}:${process.env.PATH}`, SCION_LOG_FORMAT: 'json' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(42);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('ZOMBIE REAPING IS DISABLED'));
+    expect(warnings).toHaveLength(1);
+  });
+});
