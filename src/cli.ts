@@ -55,7 +55,7 @@ export async function main(args: string[]): Promise<number> {
     if (err instanceof ConfigError) die(EXIT_USAGE, err.message);
     throw err;
   }
-  const log = createLogger({ level: config.logLevel, format: config.logFormat, redactor: new Redactor(config.secretValues) });
+  const log = await createLogger({ level: config.logLevel, format: config.logFormat, redactor: new Redactor(config.secretValues) });
   installFatalHandlers(log);
   log.info(
     { version: VERSION, uid: process.getuid?.(), gid: process.getgid?.(), gracePeriodMs: config.gracePeriodMs },

@@ -4,7 +4,6 @@
  */
 import { writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 import type { LogFormat, LogLevel } from './config.js';
 import { Redactor } from './util/redact.js';
 
@@ -33,9 +32,18 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
-export function createLogger(opts: LogOptions): Logger {
+/**
+ * pino-pretty is loaded only when asked for: in JSON mode (every container) it would
+ * cost several MB of heap in a process that idles for days.
+ */
+async function loadPretty(): Promise<(line: string) => string> {
+  const { prettyFactory } = await import('pino-pretty');
+  return prettyFactory({ colorize: false, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' });
+}
+
+export async function createLogger(opts: LogOptions): Promise<Logger> {
   const fd = opts.fd ?? 2;
-  const pretty = opts.format === 'pretty' ? prettyFactory({ colorize: false, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }) : undefined;
+  const pretty = opts.format === 'pretty' ? await loadPretty() : undefined;
   const stream = {
     write(line: string): void {
       const clean = opts.redactor.redact(line);

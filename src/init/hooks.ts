@@ -6,7 +6,6 @@
  */
 import { type Stats, accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
 import type { Logger } from '../log.js';
 import type { Env } from '../supervisor/child-env.js';
 import type { AgentIdentity } from '../supervisor/users.js';
@@ -164,6 +163,8 @@ export class HookRunner {
       env.USER = 'root';
       env.LOGNAME = 'root';
     }
+    // Loaded on first use: most agents have no hooks, and init idles for days.
+    const { execa } = await import('execa');
     const sub = execa(path, [], {
       env,
       extendEnv: false,
