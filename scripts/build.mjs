@@ -21,9 +21,16 @@ if (existsSync(join(headers, 'include', 'node', 'node_api.h'))) gypArgs.push(`--
 execFileSync(process.execPath, gypArgs, { stdio: 'inherit' });
 copyFileSync(join(nativeDir, 'build', 'Release', 'reaper.node'), join(dist, 'reaper.node'));
 
-await build({
-  entryPoints: [join(root, 'src', 'cli.ts')],
-  outfile: join(dist, 'sciontool.mjs'),
+const banner = (extra) => ({
+  js: [
+    '#!/usr/bin/env node',
+    "import { createRequire as __scionCreateRequire } from 'node:module';",
+    'const require = __scionCreateRequire(import.meta.url);',
+    ...extra,
+  ].join('\n'),
+});
+
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -32,17 +39,28 @@ await build({
   sourcemap: false,
   legalComments: 'none',
   define: { __SCIONTOOL_VERSION__: JSON.stringify(pkg.version) },
-  // Not --disable-sigusr1: it makes Node ignore SIGUSR1 outright, and SIGUSR1 is Scion's
-  // "limits exceeded" signal. The listener installed by supervisor/signals.ts, the first
-  // module to run, is what keeps the inspector closed.
-  banner: {
-    js: [
-      '#!/usr/bin/env node',
-      "import { createRequire as __scionCreateRequire } from 'node:module';",
-      'const require = __scionCreateRequire(import.meta.url);',
-    ].join('\n'),
-  },
   logLevel: 'warning',
+};
+
+// sciontool: the bundle that goes into agent images. Not --disable-sigusr1: it makes
+// Node ignore SIGUSR1 outright, and SIGUSR1 is Scion's "limits exceeded" signal. The
+// listener installed by supervisor/signals.ts, the first module to run, is what keeps
+// the inspector closed.
+await build({ ...common, entryPoints: [join(root, 'src', 'cli.ts')], outfile: join(dist, 'sciontool.mjs'), banner: banner([]) });
+
+// hub-stub: runs beside the agents, never inside them. Some of Google's libraries read
+// __dirname/__filename, which ESM has not got.
+await build({
+  ...common,
+  entryPoints: [join(root, 'hub-stub', 'src', 'main.ts')],
+  outfile: join(dist, 'hub-stub.mjs'),
+  banner: banner([
+    "import { fileURLToPath as __scionFileURLToPath } from 'node:url';",
+    "import { dirname as __scionDirname } from 'node:path';",
+    'const __filename = __scionFileURLToPath(import.meta.url);',
+    'const __dirname = __scionDirname(__filename);',
+  ]),
 });
+chmodSync(join(dist, 'hub-stub.mjs'), 0o755);
 chmodSync(join(dist, 'sciontool.mjs'), 0o755);
-console.error(`built ${join('dist', 'sciontool.mjs')} and ${join('dist', 'reaper.node')}`);
+console.error('built dist/sciontool.mjs, dist/reaper.node and dist/hub-stub.mjs');
