@@ -30,7 +30,8 @@ export class AgentTokens {
 
   /** Loads persisted keys, creating the first one when there is none. */
   async init(): Promise<void> {
-    for (const k of this.state.keys) await this.importKey(k);
+    // A retired key must stay dead across restarts.
+    for (const k of this.state.keys) if (k.retiredAt === undefined) await this.importKey(k);
     if (!this.state.activeKid) await this.rotate(false);
   }
 
