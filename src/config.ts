@@ -14,6 +14,35 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Bootstrap secrets: consumed by init, never passed to the child or to hooks. */
 export const BOOTSTRAP_SECRET_VARS = ['SCION_AUTH_TOKEN', 'SCION_TRANSPORT_TOKEN'] as const;
 
+export const RELOAD_PATHS = ['watch', 'signal', '401'] as const;
+export type ReloadPath = (typeof RELOAD_PATHS)[number];
+
+export type TransportModeSetting = 'iap' | 'cloudrun_invoker' | 'bearer' | 'none';
+
+/** Present only when a Hub is configured (endpoint and agent id); else init runs locally. */
+export interface HubConfig {
+  endpoint: string;
+  agentId: string;
+  /** undefined = `<agent home>/.scion/scion-token`. */
+  tokenFile: string | undefined;
+  heartbeatMs: number;
+  requestTimeoutMs: number;
+  refreshBackoffMaxMs: number;
+  tokenPollMs: number;
+  reloadPaths: ReadonlySet<ReloadPath>;
+  metadataMode: 'block' | 'assign' | 'passthrough' | undefined;
+  transport: {
+    mode: TransportModeSetting;
+    /** undefined = `<agent home>/.scion/transport-token`. */
+    tokenFile: string | undefined;
+    audience: string | undefined;
+    expiry: string | undefined;
+    oidcAudience: string | undefined;
+    /** Where the real metadata server is (GCE_METADATA_HOST, else 169.254.169.254). */
+    metadataHost: string;
+  };
+}
+
 export interface InitConfig {
   /** SIGTERM -> SIGKILL escalation delay. */
   gracePeriodMs: number;
@@ -34,6 +63,9 @@ export interface InitConfig {
   /** Values that must never appear in a log line. */
   secretValues: string[];
   bootstrap: { authToken: string | undefined; transportToken: string | undefined };
+  hub: HubConfig | undefined;
+  /** Why there is no Hub, for the log. */
+  localReason: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -84,6 +116,67 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 /** Names whose values are credentials, whoever set them. */
 export function isSecretName(name: string): boolean {
   return /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIALS)/i.test(name);
+}
+
+function absPath(env: Env, name: string): string | undefined {
+  const v = nonEmpty(env, name);
+  if (v !== undefined && !v.startsWith('/')) throw new ConfigError(`invalid ${name} ${JSON.stringify(v)}: must be an absolute path`);
+  return v;
+}
+
+function loadHubConfig(env: Env): { hub: HubConfig | undefined; localReason: string | undefined } {
+  const raw = nonEmpty(env, 'SCION_HUB_ENDPOINT') ?? nonEmpty(env, 'SCION_HUB_URL');
+  const agentId = nonEmpty(env, 'SCION_AGENT_ID');
+  if (raw === undefined) return { hub: undefined, localReason: 'no SCION_HUB_ENDPOINT (or SCION_HUB_URL)' };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`invalid SCION_HUB_ENDPOINT ${JSON.stringify(raw)}: must be an http(s) URL such as https://hub.example.com`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`invalid SCION_HUB_ENDPOINT ${JSON.stringify(raw)}: must be an http(s) URL such as https://hub.example.com`);
+  }
+  if (agentId === undefined) return { hub: undefined, localReason: 'SCION_HUB_ENDPOINT is set but SCION_AGENT_ID is not' };
+  const reloadRaw = nonEmpty(env, 'SCION_TOKEN_RELOAD');
+  const reloadPaths = new Set<ReloadPath>(RELOAD_PATHS);
+  if (reloadRaw !== undefined) {
+    reloadPaths.clear();
+    for (const p of reloadRaw.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+      if (!(RELOAD_PATHS as readonly string[]).includes(p)) {
+        throw new ConfigError(`invalid SCION_TOKEN_RELOAD ${JSON.stringify(reloadRaw)}: a comma list of ${RELOAD_PATHS.join(', ')}`);
+      }
+      reloadPaths.add(p as ReloadPath);
+    }
+  }
+  const mode = nonEmpty(env, 'SCION_METADATA_MODE');
+  const metadataMode = mode === undefined ? undefined : oneOf(env, 'SCION_METADATA_MODE', ['block', 'assign', 'passthrough'] as const, 'block');
+  const expiry = nonEmpty(env, 'SCION_TRANSPORT_TOKEN_EXPIRY');
+  if (expiry !== undefined && Number.isNaN(Date.parse(expiry))) {
+    throw new ConfigError(`invalid SCION_TRANSPORT_TOKEN_EXPIRY ${JSON.stringify(expiry)}: must be an RFC 3339 time such as 2026-06-05T12:00:00Z`);
+  }
+  return {
+    localReason: undefined,
+    hub: {
+      endpoint: raw.replace(/\/+$/, ''),
+      agentId,
+      tokenFile: absPath(env, 'SCION_TOKEN_FILE'),
+      heartbeatMs: duration(env, 'SCION_HEARTBEAT_INTERVAL', 30_000),
+      requestTimeoutMs: duration(env, 'SCION_HUB_TIMEOUT', 10_000),
+      refreshBackoffMaxMs: duration(env, 'SCION_REFRESH_BACKOFF_MAX', 300_000),
+      tokenPollMs: duration(env, 'SCION_TOKEN_POLL_INTERVAL', 2_000),
+      reloadPaths,
+      metadataMode,
+      transport: {
+        mode: oneOf<TransportModeSetting>(env, 'SCION_TRANSPORT_MODE', ['iap', 'cloudrun_invoker', 'bearer', 'none'], 'bearer'),
+        tokenFile: absPath(env, 'SCION_TRANSPORT_TOKEN_FILE'),
+        audience: nonEmpty(env, 'SCION_TRANSPORT_AUDIENCE'),
+        expiry,
+        oidcAudience: nonEmpty(env, 'SCION_HUB_OIDC_AUDIENCE'),
+        metadataHost: nonEmpty(env, 'GCE_METADATA_HOST') ?? '169.254.169.254',
+      },
+    },
+  };
 }
 
 export function loadInitConfig(env: Env, opts: { gracePeriod?: string; stderrIsTty: boolean }): InitConfig {
@@ -142,5 +235,6 @@ export function loadInitConfig(env: Env, opts: { gracePeriod?: string; stderrIsT
     logFormat,
     secretValues,
     bootstrap: { authToken: nonEmpty(env, 'SCION_AUTH_TOKEN'), transportToken: nonEmpty(env, 'SCION_TRANSPORT_TOKEN') },
+    ...loadHubConfig(env),
   };
 }

@@ -11,7 +11,7 @@ import { mintTransport } from './transport.js';
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const MIN_TTL_S = 60;
+const MIN_TTL_S = 5;
 const MAX_TTL_S = 7 * 86_400;
 
 function parseTtl(v: unknown, fallback: number): number {

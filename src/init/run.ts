@@ -16,6 +16,7 @@ import { Reaper } from '../supervisor/reaper.js';
 import { type HandledSignal, attachSignalHandler, detachSignalHandler } from '../supervisor/signals.js';
 import { type AgentIdentity, resolveAgentIdentity } from '../supervisor/users.js';
 import { HookRunner } from './hooks.js';
+import { HubLink } from './hub-link.js';
 import { type LimitReason, LimitWatch } from './limits.js';
 
 /** Exit code when a limit (duration, SIGUSR1, trigger file) ended the agent. */
@@ -45,6 +46,7 @@ export class InitProcess {
   private killDeadline: number | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private limits: LimitWatch | undefined;
+  private hub: HubLink | undefined;
 
   constructor(
     private readonly argv: string[],
@@ -63,6 +65,19 @@ export class InitProcess {
     const env = buildChildEnv(process.env, this.identity, config.extraPath);
     // Nothing init starts later (hooks, helpers) may inherit a bootstrap secret.
     for (const name of BOOTSTRAP_SECRET_VARS) delete process.env[name];
+
+    if (config.hub) {
+      const link = new HubLink(config.hub, this.identity, log);
+      try {
+        Object.assign(env, await link.start(config.bootstrap));
+        this.hub = link;
+      } catch (err) {
+        // The agent still runs; it just cannot talk to its Hub.
+        log.error({ err: (err as Error).message }, 'could not set up the Hub link; continuing without it');
+      }
+    } else {
+      log.info({ reason: config.localReason }, 'local mode: no Hub');
+    }
 
     const hookDirs = [...new Set([...config.hooksDirs, join(this.identity.home, '.scion', 'hooks')])];
     this.hooks = new HookRunner({ dirs: hookDirs, identity: this.identity, env, log });
@@ -87,14 +102,18 @@ export class InitProcess {
 
     this.limits.stop();
     await this.cleanupLeftovers();
-    await this.hooks.run('session-end', config.hookTimeoutMs, this.stop ? config.stopHookTimeoutMs : undefined);
+    const code = this.stop?.limit ? EXIT_LIMIT_EXCEEDED : exit.exitCode;
+    await Promise.all([
+      this.hooks.run('session-end', config.hookTimeoutMs, this.stop ? config.stopHookTimeoutMs : undefined),
+      this.hub?.finished({ exitCode: code, requested: this.stop !== undefined, limit: this.stop?.limit }),
+    ]);
+    await this.hub?.close();
     await this.killStragglers();
     if (this.killTimer) clearTimeout(this.killTimer);
     this.reaper.sweep();
     this.reaper.stop();
     detachSignalHandler();
 
-    const code = this.stop?.limit ? EXIT_LIMIT_EXCEEDED : exit.exitCode;
     log.info(
       { exitCode: code, childCode: exit.code, childSignal: exit.signal, limit: this.stop?.limit, orphansReaped: this.reaper.reapedCount },
       'init exiting',
@@ -116,6 +135,7 @@ export class InitProcess {
         { childPid: child.pid, argv: this.argv, uid: drop ? this.identity.uid : process.getuid?.(), gid: drop ? this.identity.gid : process.getgid?.() },
         'child started',
       );
+      this.hub?.running(new Date());
       void this.hooks.run('post-start', this.config.hookTimeoutMs);
     }
     const exit = await child.exited;
@@ -144,7 +164,8 @@ export class InitProcess {
         this.onLimit('sigusr1');
         return;
       case 'SIGUSR2':
-        log.info({ signal }, 'SIGUSR2 received: token reload is not available in this build; ignored');
+        if (this.hub) this.hub.reloadFromSignal();
+        else log.info({ signal }, 'SIGUSR2 received: no Hub configured, nothing to reload');
         return;
       default:
         if (FORWARDED.has(signal)) {
@@ -172,6 +193,7 @@ export class InitProcess {
   private async requestStop(req: StopRequest): Promise<void> {
     const { log, config } = this;
     this.stop = req;
+    this.hub?.stopping();
     if (this.childPid === undefined) {
       // Still in pre-start: do not let a slow hook hold the stop up.
       this.hooks.cancel('pre-start');

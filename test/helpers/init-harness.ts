@@ -37,6 +37,8 @@ export interface RunningInit {
   /** Host pid of sciontool init (PID 1 inside its namespace when pid1). */
   initPid(): Promise<number>;
   result: Promise<RunResult>;
+  /** Log lines so far, while init runs. */
+  logsSoFar(): LogLine[];
 }
 
 export interface RunResult {
@@ -96,7 +98,7 @@ export function startInit(opts: RunOptions): RunningInit {
     }
     throw new Error('sciontool init did not start within 10 s');
   };
-  return { proc, initPid, result };
+  return { proc, initPid, result, logsSoFar: () => parseLogs(stderr) };
 }
 
 export function runInit(opts: RunOptions): Promise<RunResult> {
