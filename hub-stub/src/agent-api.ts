@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ACTIVITIES, CLOUD_PLATFORM_SCOPE, PHASES, SCOPES, type TokenEntry, type TokenRefreshResponse } from '../../src/wire.js';
 import type { AgentClaims } from './agent-tokens.js';
 import { type HubContext, authAgent, requireScope } from './context.js';
-import { HttpError, field, readJsonObject, sendEmpty, sendJson } from './http.js';
+import { HttpError, field, parseJsonObject, readBody, sendEmpty, sendJson } from './http.js';
 import type { AgentRecord, AuditEvent } from './state.js';
 import { mintTransport } from './transport.js';
 
@@ -13,13 +13,20 @@ function self(claims: AgentClaims, id: string, message: string): void {
   if (claims.sub !== id) throw new HttpError(403, 'forbidden', message);
 }
 
+/*
+ * Every handler reads the whole (bounded) body before it checks the token: a client
+ * that holds the body back must not get a token checked now and honoured after a
+ * revocation or key retirement that happens meanwhile.
+ */
+
 export async function postStatus(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  const raw = await readBody(req);
   const claims = await authAgent(ctx, req);
   self(claims, id, 'Agents can only update their own status');
   requireScope(claims, SCOPES.statusUpdate, `Missing required scope: ${SCOPES.statusUpdate}`);
   const agent = ctx.state.agents.get(id);
   if (!agent) throw new HttpError(404, 'not_found', `agent ${id} not found`);
-  const body = await readJsonObject(req);
+  const body = parseJsonObject(raw);
   const phase = field.optEnum(body, 'phase', PHASES);
   const activity = field.optEnum(body, 'activity', ACTIVITIES);
   const message = field.optString(body, 'message');
@@ -52,10 +59,11 @@ export async function postStatus(ctx: HubContext, req: IncomingMessage, res: Ser
 }
 
 export async function postTokenRefresh(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  const raw = await readBody(req);
   const claims = await authAgent(ctx, req);
   self(claims, id, 'agents can only refresh their own token');
   requireScope(claims, SCOPES.tokenRefresh, `missing required scope: ${SCOPES.tokenRefresh}`);
-  await readJsonObject(req); // body is ignored, but must be bounded and well-formed
+  parseJsonObject(raw); // ignored, but must be well-formed
   const agent = ctx.state.agents.get(id) as AgentRecord;
   const { token, claims: minted } = await ctx.tokens.mint(agent);
   agent.counts.tokenRefreshes++;
@@ -79,7 +87,8 @@ export async function postTokenRefresh(ctx: HubContext, req: IncomingMessage, re
 type GcpEvent = 'gcp_access_token' | 'gcp_identity_token';
 
 /** The checks both GCP endpoints share, in Scion's order; every decision is audited. */
-async function gcpPreflight(ctx: HubContext, req: IncomingMessage, event: GcpEvent): Promise<{ agent: AgentRecord; audit: (e: Partial<AuditEvent>) => void }> {
+async function gcpPreflight(ctx: HubContext, req: IncomingMessage, event: GcpEvent): Promise<{ agent: AgentRecord; audit: (e: Partial<AuditEvent>) => void; raw: Buffer }> {
+  const raw = await readBody(req);
   const claims = await authAgent(ctx, req);
   const agent = ctx.state.agents.get(claims.sub) as AgentRecord;
   const audit = (e: Partial<AuditEvent>): void => {
@@ -99,21 +108,29 @@ async function gcpPreflight(ctx: HubContext, req: IncomingMessage, event: GcpEve
     throw new HttpError(status, code, message, headers);
   };
   const wait = ctx.limiter.take(agent.id);
-  if (wait > 0) deny(429, 'rate_limited', 'rate limit exceeded for GCP token requests', { 'retry-after': String(wait) });
+  if (wait > 0) {
+    const message = 'rate limit exceeded for GCP token requests';
+    // Audited once per window: the denial is the decision, its repeats are noise.
+    if (ctx.limiter.noteDenial(agent.id)) audit({ success: false, reason: message });
+    throw new HttpError(429, 'rate_limited', message, { 'retry-after': String(wait) });
+  }
   if (agent.metadataMode !== 'assign' || !agent.serviceAccountEmail) deny(403, 'forbidden', 'no GCP identity assigned');
   const sa = agent.serviceAccountEmail as string;
   if (!claims.scopes.includes(`${SCOPES.gcpTokenPrefix}${sa}`) && !claims.scopes.includes(`${SCOPES.gcpTokenPrefixLegacy}${sa}`)) {
     deny(403, 'forbidden', 'missing required GCP token scope');
   }
-  return { agent, audit };
+  return { agent, audit, raw };
 }
 
 export async function postGcpToken(ctx: HubContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { agent, audit } = await gcpPreflight(ctx, req, 'gcp_access_token');
-  const body = await readJsonObject(req).catch((err: unknown) => {
+  const { agent, audit, raw } = await gcpPreflight(ctx, req, 'gcp_access_token');
+  let body: Record<string, unknown>;
+  try {
+    body = parseJsonObject(raw);
+  } catch (err) {
     audit({ reason: (err as Error).message });
     throw err;
-  });
+  }
   let scopes: string[];
   try {
     scopes = field.optStringArray(body, 'scopes') ?? [CLOUD_PLATFORM_SCOPE];
@@ -139,10 +156,10 @@ export async function postGcpToken(ctx: HubContext, req: IncomingMessage, res: S
 }
 
 export async function postGcpIdentityToken(ctx: HubContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { agent, audit } = await gcpPreflight(ctx, req, 'gcp_identity_token');
+  const { agent, audit, raw } = await gcpPreflight(ctx, req, 'gcp_identity_token');
   let audience: string | undefined;
   try {
-    audience = field.optString(await readJsonObject(req), 'audience');
+    audience = field.optString(parseJsonObject(raw), 'audience');
   } catch (err) {
     audit({ reason: (err as Error).message });
     throw err instanceof HttpError ? new HttpError(400, 'invalid_request', err.message) : err;

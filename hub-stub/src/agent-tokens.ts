@@ -104,7 +104,8 @@ export class AgentTokens {
     let issued = this.state.issued.get(agent.id);
     if (!issued) this.state.issued.set(agent.id, (issued = new Map()));
     issued.set(jti, exp);
-    this.state.saveSoon();
+    // Written before the token leaves: a crash must not make it unrevocable.
+    this.state.save();
     return { token, claims };
   }
 

@@ -58,7 +58,10 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** Parses a JSON object body; an empty body is `{}`. Unknown fields are the caller's to ignore. */
 export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const raw = await readBody(req);
+  return parseJsonObject(await readBody(req));
+}
+
+export function parseJsonObject(raw: Buffer): Record<string, unknown> {
   if (raw.length === 0 || raw.toString('utf8').trim() === '') return {};
   let value: unknown;
   try {

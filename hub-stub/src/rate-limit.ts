@@ -31,9 +31,21 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
   }
 
+  private readonly lastDenialNoted = new Map<string, number>();
+
+  /** True at most once per `windowMs` per key: a flooding client must not flood the audit log. */
+  noteDenial(key: string, windowMs = 10_000): boolean {
+    const t = this.now();
+    const last = this.lastDenialNoted.get(key);
+    if (last !== undefined && t - last < windowMs) return false;
+    this.lastDenialNoted.set(key, t);
+    return true;
+  }
+
   /** Forgets buckets that have been full for a while. */
   prune(idleMs = 30 * 60_000): void {
     const t = this.now();
     for (const [k, b] of this.buckets) if (t - b.at > idleMs) this.buckets.delete(k);
+    for (const [k, at] of this.lastDenialNoted) if (t - at > idleMs) this.lastDenialNoted.delete(k);
   }
 }

@@ -4,7 +4,8 @@
  * (temp file, fsync, rename) and audit.jsonl is append-only, so a restart keeps
  * every issued token valid and loses nothing that was acknowledged.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Activity, MetadataMode, Phase, TransportMode } from '../../src/wire.js';
 
@@ -132,15 +133,22 @@ export class HubState {
       issued: Object.fromEntries([...this.issued].map(([a, m]) => [a, Object.fromEntries(m)])),
     };
     const file = join(this.dir, 'state.json');
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
-      writeSync(fd, JSON.stringify(snap));
+      writeFileSync(fd, JSON.stringify(snap)); // loops until every byte is written
       fsyncSync(fd);
-    } finally {
       closeSync(fd);
+      renameSync(tmp, file);
+    } catch (err) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      rmSync(tmp, { force: true });
+      throw err;
     }
-    renameSync(tmp, file);
   }
 
   /** Coalesces frequent changes (status, last seen, issued ids) into one write. */
@@ -161,7 +169,8 @@ export class HubState {
   }
 
   private prune(): void {
-    const now = Math.floor(Date.now() / 1000);
+    // Tokens verify for 30 s past exp (clock tolerance): keep their ids that long too.
+    const now = Math.floor(Date.now() / 1000) - 30;
     for (const [jti, exp] of this.revoked) if (exp < now) this.revoked.delete(jti);
     for (const m of this.issued.values()) for (const [jti, exp] of m) if (exp < now) m.delete(jti);
   }

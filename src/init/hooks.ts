@@ -4,7 +4,7 @@
  * (its whole process group is killed), and a hook the agent user could have written
  * or replaced runs as the agent user, never as root.
  */
-import { type Stats, accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { type Stats, accessSync, constants, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Env } from '../supervisor/child-env.js';
@@ -155,7 +155,15 @@ export class HookRunner {
   private async runOne(event: HookEvent, path: string, timeoutMs: number): Promise<HookResult> {
     const { identity, log } = this.opts;
     const isRoot = (process.getuid?.() ?? 0) === 0;
-    const asAgent = isRoot && identity.mode === 'drop' && agentControls(path, identity.uid, identity.agentGids);
+    // A symlink is judged by both ends: a root-owned link to an agent-owned script is the agent's.
+    let real = path;
+    try {
+      real = realpathSync(path);
+    } catch {
+      // vanished: execa reports it
+    }
+    const asAgent =
+      isRoot && identity.mode === 'drop' && (agentControls(path, identity.uid, identity.agentGids) || agentControls(real, identity.uid, identity.agentGids));
     const started = Date.now();
     const env: Env = { ...this.opts.env, SCION_HOOK_EVENT: event };
     if (isRoot && !asAgent) {
@@ -165,7 +173,7 @@ export class HookRunner {
     }
     // Loaded on first use: most agents have no hooks, and init idles for days.
     const { execa } = await import('execa');
-    const sub = execa(path, [], {
+    const sub = execa(real, [], {
       env,
       extendEnv: false,
       stdin: 'ignore',

@@ -66,6 +66,10 @@ export class InitProcess {
     // Nothing init starts later (hooks, helpers) may inherit a bootstrap secret.
     for (const name of BOOTSTRAP_SECRET_VARS) delete process.env[name];
 
+    // Before anything awaits: a stop signal may arrive at any moment and needs the runner.
+    const hookDirs = [...new Set([...config.hooksDirs, join(this.identity.home, '.scion', 'hooks')])];
+    this.hooks = new HookRunner({ dirs: hookDirs, identity: this.identity, env, log });
+
     if (config.hub) {
       const link = new HubLink(config.hub, this.identity, log);
       try {
@@ -78,9 +82,6 @@ export class InitProcess {
     } else {
       log.info({ reason: config.localReason }, 'local mode: no Hub');
     }
-
-    const hookDirs = [...new Set([...config.hooksDirs, join(this.identity.home, '.scion', 'hooks')])];
-    this.hooks = new HookRunner({ dirs: hookDirs, identity: this.identity, env, log });
 
     this.limits = new LimitWatch({
       maxDurationMs: config.maxDurationMs,
@@ -102,6 +103,10 @@ export class InitProcess {
 
     this.limits.stop();
     await this.cleanupLeftovers();
+    // The grace deadline was for the agent's processes; session-end hooks get their own bound.
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = undefined;
+    this.killDeadline = undefined;
     const code = this.stop?.limit ? EXIT_LIMIT_EXCEEDED : exit.exitCode;
     await Promise.all([
       this.hooks.run('session-end', config.hookTimeoutMs, this.stop ? config.stopHookTimeoutMs : undefined),
@@ -176,6 +181,11 @@ export class InitProcess {
   }
 
   private onLimit(reason: LimitReason): void {
+    if (this.childExited) {
+      // Too late to be the reason the agent ended: keep the child's own exit code.
+      this.log.info({ reason }, 'limit signal after the child exited: ignored');
+      return;
+    }
     this.log.warn({ reason }, 'LIMITS_EXCEEDED: stopping the agent');
     this.limits?.stop();
     if (this.stop) {

@@ -3,8 +3,9 @@
  * (Node has no getpwnam), and applies Scion's SCION_HOST_UID/SCION_HOST_GID remap so
  * that files the agent writes on bind mounts belong to the host user.
  */
-import { chmodSync, chownSync, closeSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, closeSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 
 export interface PasswdEntry {
@@ -105,27 +106,25 @@ export function idIsMapped(id: number, mapPath: string): boolean {
   return false;
 }
 
-/** Atomically rewrites a passwd-format file, keeping its mode and owner. */
+/** Atomically rewrites a passwd-format file, keeping its mode and owner; nothing is left half-written. */
 function rewriteAtomically(path: string, text: string): void {
   const st = statSync(path);
-  const tmp = join(dirname(path), `.${path.split('/').pop() ?? 'tmp'}.sciontool.${process.pid}`);
+  const tmp = join(dirname(path), `.${basename(path)}.sciontool.${randomBytes(6).toString('hex')}`);
   const fd = openSync(tmp, 'wx', st.mode & 0o7777);
   try {
-    writeSync(fd, text);
+    writeFileSync(fd, text); // loops until every byte is written
     fsyncSync(fd);
-  } finally {
     closeSync(fd);
-  }
-  try {
     chmodSync(tmp, st.mode & 0o7777);
     chownSync(tmp, st.uid, st.gid);
     renameSync(tmp, path);
   } catch (err) {
     try {
-      unlinkSync(tmp);
+      closeSync(fd);
     } catch {
-      // already gone
+      // already closed
     }
+    rmSync(tmp, { force: true });
     throw err;
   }
 }
@@ -142,9 +141,20 @@ function replaceField(text: string, name: string, index: number, value: number):
     .join('\n');
 }
 
-/** Gives files under `root` owned by the old ids to the new ids; never follows symlinks. */
-export function rechownTree(root: string, from: { uid: number; gid: number }, to: { uid: number; gid: number }): number {
-  let changed = 0;
+export interface ChownResult {
+  changed: number;
+  failed: number;
+  firstError: string | undefined;
+}
+
+/**
+ * Gives files under `root` owned by the old ids to the new ids. Never follows
+ * symlinks, stays on the root's file system (a bind mount inside the home is not
+ * ours to change), and goes on past a file it cannot change.
+ */
+export function rechownTree(root: string, from: { uid: number; gid: number }, to: { uid: number; gid: number }): ChownResult {
+  const out: ChownResult = { changed: 0, failed: 0, firstError: undefined };
+  let dev: number | undefined;
   const stack = [root];
   while (stack.length > 0) {
     const path = stack.pop() as string;
@@ -154,17 +164,51 @@ export function rechownTree(root: string, from: { uid: number; gid: number }, to
     } catch {
       continue;
     }
+    dev ??= st.dev;
+    if (st.dev !== dev) continue;
     const uid = st.uid === from.uid ? to.uid : st.uid;
     const gid = st.gid === from.gid ? to.gid : st.gid;
     if (uid !== st.uid || gid !== st.gid) {
-      lchownSync(path, uid, gid);
-      changed++;
+      try {
+        lchownSync(path, uid, gid);
+        out.changed++;
+      } catch (err) {
+        out.failed++;
+        out.firstError ??= `${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      }
     }
     if (st.isDirectory()) {
-      for (const name of readdirSync(path)) stack.push(join(path, name));
+      try {
+        for (const name of readdirSync(path)) stack.push(join(path, name));
+      } catch {
+        // unreadable directory: nothing below it to hand over
+      }
     }
   }
-  return changed;
+  return out;
+}
+
+/**
+ * Hands the home to the agent's ids. Judged by who owns the home itself, so a run
+ * that was cut short (passwd rewritten, chown not finished) is completed next boot.
+ */
+function handOverHome(home: string, to: { uid: number; gid: number }, log: Logger): void {
+  let st;
+  try {
+    st = lstatSync(home);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory() || (st.uid === to.uid && st.gid === to.gid)) return;
+  if (st.uid === 0) {
+    // A root-owned home is deliberate; handing root's files to the agent is not ours to do.
+    log.warn({ home }, 'the agent home is owned by root: left as it is');
+    return;
+  }
+  const r = rechownTree(home, { uid: st.uid, gid: st.gid }, to);
+  const fields = { home, from: { uid: st.uid, gid: st.gid }, to, chowned: r.changed, failed: r.failed, firstError: r.firstError };
+  if (r.failed > 0) log.warn(fields, 'could not hand every file of the agent home to the agent ids');
+  else log.info(fields, 'handed the agent home to the agent ids');
 }
 
 export interface IdentityRequest {
@@ -207,29 +251,25 @@ export function resolveAgentIdentity(req: IdentityRequest, log: Logger, db: User
     } else {
       const from = { uid: user.uid, gid: user.gid };
       try {
+        // The group first and passwd last: passwd is what says the remap happened, so a
+        // run cut short in between is redone in full on the next boot.
         const groups = parseGroup(readOrEmpty(db.groupPath));
-        const primary = groups.find((g) => g.gid === user?.gid && g.name === user?.name);
-        if (wantGid !== user.gid && primary) rewriteAtomically(db.groupPath, replaceField(readFileSync(db.groupPath, 'utf8'), primary.name, 2, wantGid));
+        const primary = groups.find((g) => g.gid === from.gid && g.name === user?.name);
+        if (wantGid !== from.gid && primary) rewriteAtomically(db.groupPath, replaceField(readFileSync(db.groupPath, 'utf8'), primary.name, 2, wantGid));
         let passwd = readFileSync(db.passwdPath, 'utf8');
         passwd = replaceField(passwd, user.name, 2, wantUid);
         passwd = replaceField(passwd, user.name, 3, wantGid);
         rewriteAtomically(db.passwdPath, passwd);
-        user = { ...user, uid: wantUid, gid: wantGid };
-        let changed = 0;
-        try {
-          changed = rechownTree(user.home, from, { uid: wantUid, gid: wantGid });
-        } catch (err) {
-          log.warn({ home: user.home, err: (err as Error).message }, 'could not hand the agent home to the remapped ids');
-        }
-        log.info({ user: user.name, from, to: { uid: wantUid, gid: wantGid }, chowned: changed }, 'remapped the agent user to the host ids');
+        log.info({ user: user.name, from, to: { uid: wantUid, gid: wantGid } }, 'remapped the agent user to the host ids');
       } catch (err) {
         // /etc is read-only or bind-mounted: run with the numeric ids all the same.
         log.warn({ err: (err as Error).message }, 'could not rewrite /etc/passwd or /etc/group; the child runs with the host ids without a name');
-        user = { ...user, uid: wantUid, gid: wantGid };
       }
+      user = { ...user, uid: wantUid, gid: wantGid };
     }
   }
 
   if (user.uid === 0) return asIs(user.home);
+  handOverHome(user.home, { uid: user.uid, gid: user.gid }, log);
   return { mode: 'drop', uid: user.uid, gid: user.gid, user, home: user.home, agentGids: groupsOf(user, db) };
 }

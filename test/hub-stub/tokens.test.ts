@@ -172,3 +172,57 @@ describe('--state-dir', () => {
     await expect(startHub(['--state-dir', dir])).rejects.toThrow(/cannot read hub state .*state\.json/);
   });
 });
+
+describe('review regressions', () => {
+  it('a client that holds its body back cannot outlive a revocation', async () => {
+    const { connect } = await import('node:net');
+    const dir = tempDir();
+    await withHub(dir, async (hub) => {
+      const a = await createAgent(hub);
+      const u = new URL(hub.url);
+      const sock = connect(Number(u.port), u.hostname);
+      await new Promise((r) => sock.once('connect', r));
+      let answer = '';
+      sock.on('data', (d: Buffer) => (answer += d.toString()));
+      sock.write(`POST /api/v1/agents/${a.id}/token/refresh HTTP/1.1\r\nHost: x\r\nX-Scion-Agent-Token: ${a.token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 200));
+      await api(hub, 'POST', `/api/v1/agents/${a.id}/revoke`, { admin: hub.adminToken });
+      sock.write('{}');
+      await new Promise((r) => setTimeout(r, 300));
+      sock.destroy();
+      expect(answer).toMatch(/^HTTP\/1\.1 401/);
+    });
+  });
+
+  it('a refreshed token is revocable even after the hub is SIGKILLed right after issuing it', async () => {
+    const dir = tempDir();
+    const hub = await startHub(['--state-dir', dir]);
+    const a = await createAgent(hub);
+    const fresh = await api<{ token: string }>(hub, 'POST', `/api/v1/agents/${a.id}/token/refresh`, { agent: a.token });
+    // SIGKILL the hub itself (not the timeout(1) wrapper): no chance to flush anything.
+    const { descendants } = await import('../../src/supervisor/process-tree.js');
+    const node = descendants(hub.proc.pid as number).find((p) => p.comm === 'node' || p.comm === 'MainThread');
+    process.kill(node?.pid as number, 'SIGKILL');
+    await new Promise((r) => hub.proc.once('close', r));
+    await withHub(dir, async (h2) => {
+      expect((await api<{ revoked: number }>(h2, 'POST', `/api/v1/agents/${a.id}/revoke`, { admin: h2.adminToken })).body.revoked).toBe(2);
+      expect((await status(h2, a, fresh.body.token)).status).toBe(401);
+    });
+  });
+
+  it('refuses HS256 tokens keyed with the public key (algorithm confusion)', async () => {
+    const { createHmac } = await import('node:crypto');
+    const dir = tempDir();
+    await withHub(dir, async (hub) => {
+      const a = await createAgent(hub);
+      const jwks = await api<{ keys: Record<string, unknown>[] }>(hub, 'GET', '/.well-known/jwks.json');
+      const pub = JSON.stringify(jwks.body.keys[0]);
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const now = Math.floor(Date.now() / 1000);
+      const head = enc({ alg: 'HS256', typ: 'JWT', kid: jwks.body.keys[0]?.kid });
+      const body = enc({ iss: 'scion-hub', aud: 'scion-hub-api', sub: a.id, iat: now, nbf: now, exp: now + 600, jti: 'x', scopes: ['agent:status:update'] });
+      const sig = createHmac('sha256', pub).update(`${head}.${body}`).digest('base64url');
+      expect((await status(hub, a, `${head}.${body}.${sig}`)).status).toBe(401);
+    });
+  });
+});

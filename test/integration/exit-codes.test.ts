@@ -106,3 +106,35 @@ describe('usage errors exit 2 with one line', () => {
     expect(r.logs.find((l) => l.msg === 'sciontool init starting')).toMatchObject({ gracePeriodMs: 120_000 });
   });
 });
+
+describe.runIf(isRoot)('review regressions', () => {
+  it('session-end hooks are not cut short by the grace deadline of the leftovers', async () => {
+    const { mkdirSync, readFileSync } = await import('node:fs');
+    const dir = tempDir();
+    const hooks = join(dir, 'hooks');
+    mkdirSync(hooks);
+    const marker = join(dir, 'marker');
+    writeFileSync(join(hooks, 'session-end'), `#!/bin/sh\nsleep 1.5\necho session-end-done >> ${marker}\n`, { mode: 0o755 });
+    const r = await runInit({
+      pid1: true,
+      env: { SCION_HOOKS_DIR: hooks },
+      // The leftover ignores TERM, so it takes the whole 1 s grace and a SIGKILL.
+      args: ['init', '--grace-period', '1s', '--', 'sh', '-c', `sh -c "trap '' TERM; sleep 30" & sleep 0.2; exit 3`],
+    });
+    expect(r.code).toBe(3);
+    expect(readFileSync(marker, 'utf8')).toBe('session-end-done\n');
+  });
+
+  it('a SIGUSR1 after the child exited does not turn its exit code into 10', async () => {
+    const run = startInit({
+      pid1: true,
+      args: ['init', '--grace-period', '3s', '--', 'sh', '-c', `sh -c "trap '' TERM; sleep 30" & sleep 0.3; exit 3`],
+    });
+    const init = await run.initPid();
+    await waitFor('the child to exit', () => run.logsSoFar().some((l) => l.msg === 'child exited') || undefined);
+    process.kill(init, 'SIGUSR1');
+    const r = await run.result;
+    expect(r.code).toBe(3);
+    expect(r.logs.some((l) => l.msg === 'limit signal after the child exited: ignored')).toBe(true);
+  });
+});

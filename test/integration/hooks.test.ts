@@ -117,3 +117,25 @@ describe.runIf(isRoot)('lifecycle hooks', () => {
     expect(r.elapsedMs).toBeLessThan(10_000);
   });
 });
+
+describe.runIf(isRoot)('hooks behind symlinks', () => {
+  it('a root-owned symlink to an agent-owned script runs as the agent', async () => {
+    const { symlinkSync } = await import('node:fs');
+    const etc = makeFakeEtc();
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    const log = join(dir, 'order.log');
+    writeFileSync(log, '', { mode: 0o666 });
+    chmodSync(log, 0o666);
+    const agentDir = join(dir, 'agent-owned');
+    mkdirSync(agentDir);
+    hook(join(agentDir, 'script'), log, 'via-link');
+    chownSync(agentDir, etc.uid, etc.gid);
+    const sys = join(dir, 'hooks');
+    mkdirSync(sys);
+    symlinkSync(join(agentDir, 'script'), join(sys, 'pre-start'));
+    const r = await runInit({ pid1: true, prelude: etc.prelude, env: { SCION_HOOKS_DIR: sys }, args: ['init', '--', 'true'] });
+    expect(r.code).toBe(0);
+    expect(readIfExists(log).trim()).toBe(`via-link uid=${etc.uid} event=pre-start token=none`);
+  });
+});

@@ -13,7 +13,7 @@ describe('logs never contain a token', () => {
     const dir = tempDir();
     const hooks = join(dir, 'hooks');
     mkdirSync(hooks);
-    // A failing hook path and argv that carry a token end up in log lines.
+    // A failing hook and an argv that carries tokens both end up in log lines.
     writeFileSync(join(hooks, 'pre-start'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
     const r = await runInit({
       env: {

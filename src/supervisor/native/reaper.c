@@ -32,6 +32,7 @@ typedef struct {
   pid_t* pids;
   size_t len;
   size_t cap;
+  int oom; /* an allocation failed: the set is incomplete, so reaping is unsafe */
 } pidset_t;
 
 typedef struct {
@@ -51,7 +52,10 @@ static int pidset_add(pidset_t* s, pid_t pid) {
   if (s->len == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 16;
     pid_t* p = realloc(s->pids, cap * sizeof(pid_t));
-    if (!p) return -1;
+    if (!p) {
+      s->oom = 1;
+      return -1;
+    }
     s->pids = p;
     s->cap = cap;
   }
@@ -236,7 +240,8 @@ static napi_value reap_orphans(napi_env env, napi_callback_info info) {
 
   reapedlist_t out = {0};
   int blocked = 0;
-  for (;;) {
+  /* Without the full list of libuv's pids we could steal one of its exits: skip this sweep. */
+  for (; !owned.oom;) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
     if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
@@ -250,7 +255,7 @@ static napi_value reap_orphans(napi_env env, napi_callback_info info) {
     }
     if (!reap_pid(si.si_pid, &out)) break;
   }
-  if (blocked) reap_from_proc(&owned, &out);
+  if (blocked && !owned.oom) reap_from_proc(&owned, &out);
   free(owned.pids);
 
   napi_value arr;
