@@ -22,6 +22,7 @@ export interface StatusReporterOptions {
 export class StatusReporter {
   private heartbeat: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
+  private beatAgain = false;
   private chain: Promise<unknown> = Promise.resolve();
   private pending = 0;
   /** Heartbeats the Hub accepted; tests and the benchmark read it. */
@@ -48,12 +49,22 @@ export class StatusReporter {
     this.heartbeat.unref();
   }
 
-  /** A heartbeat now (after a token reload), unless one is already on its way. */
+  /**
+   * A heartbeat now. With one already on its way (perhaps carrying a token that was
+   * just replaced), one more follows right after it instead of a second in parallel.
+   */
   beat(): Promise<boolean> {
-    if (this.heartbeatInFlight) return Promise.resolve(false);
+    if (this.heartbeatInFlight) {
+      this.beatAgain = true;
+      return Promise.resolve(false);
+    }
     this.heartbeatInFlight = true;
     return this.send({ heartbeat: true }, Date.now() + Math.min(this.opts.reportTimeoutMs, this.opts.heartbeatMs)).finally(() => {
       this.heartbeatInFlight = false;
+      if (this.beatAgain) {
+        this.beatAgain = false;
+        void this.beat();
+      }
     });
   }
 

@@ -97,9 +97,10 @@ export class HubLink {
       onAuthLost: (message) => void this.reporter.report({ message }),
       onAuthRestored: () => void this.reporter.report({ message: '' }),
     });
-    this.agentToken.on('reloaded', () => {
+    this.agentToken.on('reloaded', (reason) => {
       this.refresh.restart();
-      void this.reporter.beat();
+      // After a 401 the failed call itself retries with the new token.
+      if (reason !== '401') void this.reporter.beat();
     });
 
     const files = [this.agentToken.file.path, ...(this.transport.kind === 'file' && this.transportFile ? [this.transportFile.path] : [])];
