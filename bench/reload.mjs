@@ -55,7 +55,7 @@ for (const path of ['watch', 'signal', '401']) {
   const agent = await call(hub, 'POST', '/api/v1/agents', { metadataMode: 'block' });
   const home = mkdtempSync(join(tmpdir(), 'sciontool-bench-'));
   const init = spawn('timeout', ['-s', 'KILL', '600', join(root, 'dist', 'sciontool.mjs'), 'init', '--', 'sleep', '600'], {
-    env: { ...process.env, ...agent.env, PATH: PATH_ENV, HOME: home, SCION_HEARTBEAT_INTERVAL: HEARTBEAT, SCION_TOKEN_RELOAD: path, SCION_TOKEN_POLL_INTERVAL: '1h', SCION_LOG_LEVEL: 'error', SCION_HOOKS_DIR: home },
+    env: { ...process.env, ...agent.env, PATH: PATH_ENV, HOME: home, SCION_HEARTBEAT_INTERVAL: HEARTBEAT, SCION_TOKEN_RELOAD: path, SCION_TOKEN_POLL_INTERVAL: '1h', SCION_LOG_LEVEL: 'error', SCION_HOOKS_DIR: home, SCION_METADATA_MODE: '' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await sleep(1500);

@@ -43,6 +43,26 @@ export interface HubConfig {
   };
 }
 
+export interface MetadataConfig {
+  mode: 'block' | 'assign' | 'passthrough';
+  port: number;
+  serviceAccount: string | undefined;
+  scopes: string[];
+  projectId: string;
+  projectNumber: string;
+  zone: string;
+  instanceName: string;
+  instanceId: string;
+  instanceAttributes: Record<string, string>;
+  projectAttributes: Record<string, string>;
+  /** passthrough only: run a filtering proxy to the real server instead of leaving traffic alone. */
+  proxy: boolean;
+  upstream: string;
+  hide: string[];
+  /** iptables interception when init is root with NET_ADMIN ('auto'), or never ('off'). */
+  intercept: 'auto' | 'off';
+}
+
 export interface InitConfig {
   /** SIGTERM -> SIGKILL escalation delay. */
   gracePeriodMs: number;
@@ -66,6 +86,8 @@ export interface InitConfig {
   hub: HubConfig | undefined;
   /** Why there is no Hub, for the log. */
   localReason: string | undefined;
+  /** Present when SCION_METADATA_MODE is set. */
+  metadata: MetadataConfig | undefined;
 }
 
 export const DEFAULTS = {
@@ -179,6 +201,73 @@ function loadHubConfig(env: Env): { hub: HubConfig | undefined; localReason: str
   };
 }
 
+/** A stable number of `digits` digits derived from `seed` (ids that look real and never change). */
+export function derivedDigits(seed: string, digits: number): string {
+  let h = 0xcbf29ce484222325n;
+  for (const c of Buffer.from(seed)) h = ((h ^ BigInt(c)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  const low = 10n ** BigInt(digits - 1);
+  return (low + (h % (9n * low))).toString();
+}
+
+function jsonStringMap(env: Env, name: string): Record<string, string> {
+  const v = nonEmpty(env, name);
+  if (v === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    throw new ConfigError(`invalid ${name}: must be a JSON object of string values, e.g. {"team":"infra"}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((x) => typeof x !== 'string')) {
+    throw new ConfigError(`invalid ${name}: must be a JSON object of string values, e.g. {"team":"infra"}`);
+  }
+  return parsed as Record<string, string>;
+}
+
+export function loadMetadataConfig(env: Env): MetadataConfig | undefined {
+  if (nonEmpty(env, 'SCION_METADATA_MODE') === undefined) return undefined;
+  const mode = oneOf(env, 'SCION_METADATA_MODE', ['block', 'assign', 'passthrough'] as const, 'block');
+  const portRaw = nonEmpty(env, 'SCION_METADATA_PORT') ?? '18380';
+  const port = Number(portRaw);
+  if (!/^\d+$/.test(portRaw) || port < 1 || port > 65535) throw new ConfigError(`invalid SCION_METADATA_PORT ${JSON.stringify(portRaw)}: must be a port number from 1 to 65535`);
+  const serviceAccount = nonEmpty(env, 'SCION_METADATA_SA_EMAIL');
+  if (mode === 'assign' && serviceAccount === undefined) throw new ConfigError('SCION_METADATA_MODE=assign needs SCION_METADATA_SA_EMAIL (the service account to serve)');
+  if (serviceAccount !== undefined && !/^[^@\s/]+@[^@\s/]+\.[^@\s/]+$/.test(serviceAccount)) {
+    throw new ConfigError(`invalid SCION_METADATA_SA_EMAIL ${JSON.stringify(serviceAccount)}: must be a service account email`);
+  }
+  const projectId = nonEmpty(env, 'SCION_METADATA_PROJECT_ID') ?? nonEmpty(env, 'SCION_PROJECT_ID') ?? nonEmpty(env, 'SCION_GROVE_ID') ?? 'scion-local';
+  const projectNumber = nonEmpty(env, 'SCION_METADATA_PROJECT_NUMBER') ?? derivedDigits(`project:${projectId}`, 12);
+  if (!/^\d{1,20}$/.test(projectNumber)) throw new ConfigError(`invalid SCION_METADATA_PROJECT_NUMBER ${JSON.stringify(projectNumber)}: must be digits`);
+  const agent = nonEmpty(env, 'SCION_AGENT_ID') ?? nonEmpty(env, 'HOSTNAME') ?? 'agent';
+  const instanceId = nonEmpty(env, 'SCION_METADATA_INSTANCE_ID') ?? derivedDigits(`instance:${agent}`, 19);
+  if (!/^\d{1,20}$/.test(instanceId)) throw new ConfigError(`invalid SCION_METADATA_INSTANCE_ID ${JSON.stringify(instanceId)}: must be digits`);
+  const zone = nonEmpty(env, 'SCION_METADATA_ZONE') ?? 'us-central1-a';
+  if (!/^[a-z]+-[a-z]+\d+-[a-z]$/.test(zone)) throw new ConfigError(`invalid SCION_METADATA_ZONE ${JSON.stringify(zone)}: must be a zone such as us-central1-a`);
+  const scopesRaw = nonEmpty(env, 'SCION_METADATA_SCOPES');
+  const scopes = scopesRaw === undefined ? ['https://www.googleapis.com/auth/cloud-platform'] : scopesRaw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const instanceAttributes = jsonStringMap(env, 'SCION_METADATA_ATTRIBUTES');
+  if ('cluster-name' in instanceAttributes) {
+    throw new ConfigError('SCION_METADATA_ATTRIBUTES must not set cluster-name: Node clients would then think they run on GKE');
+  }
+  return {
+    mode,
+    port,
+    serviceAccount: mode === 'assign' ? serviceAccount : undefined,
+    scopes,
+    projectId,
+    projectNumber,
+    zone,
+    instanceName: nonEmpty(env, 'SCION_METADATA_INSTANCE_NAME') ?? nonEmpty(env, 'SCION_AGENT_NAME') ?? `scion-${agent.slice(0, 8).toLowerCase()}`,
+    instanceId,
+    instanceAttributes,
+    projectAttributes: jsonStringMap(env, 'SCION_METADATA_PROJECT_ATTRIBUTES'),
+    proxy: oneOf(env, 'SCION_METADATA_PROXY', ['on', 'off'] as const, 'off') === 'on',
+    upstream: nonEmpty(env, 'SCION_METADATA_UPSTREAM') ?? '169.254.169.254:80',
+    hide: (nonEmpty(env, 'SCION_METADATA_HIDE') ?? '').split(',').map((x) => x.trim().replace(/^\/+/, '')).filter((x) => x !== ''),
+    intercept: oneOf(env, 'SCION_METADATA_INTERCEPT', ['auto', 'off'] as const, 'auto'),
+  };
+}
+
 export function loadInitConfig(env: Env, opts: { gracePeriod?: string; stderrIsTty: boolean }): InitConfig {
   let gracePeriodMs = duration(env, 'SCION_GRACE_PERIOD', DEFAULTS.gracePeriodMs);
   if (opts.gracePeriod !== undefined) {
@@ -236,5 +325,6 @@ export function loadInitConfig(env: Env, opts: { gracePeriod?: string; stderrIsT
     secretValues,
     bootstrap: { authToken: nonEmpty(env, 'SCION_AUTH_TOKEN'), transportToken: nonEmpty(env, 'SCION_TRANSPORT_TOKEN') },
     ...loadHubConfig(env),
+    metadata: loadMetadataConfig(env),
   };
 }

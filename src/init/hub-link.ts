@@ -44,7 +44,7 @@ export class HubLink {
   readonly agentToken: AgentToken;
   private transport: TransportSource = new NoTransport();
   private transportFile: TokenFile | undefined;
-  private client!: HubClient;
+  client!: HubClient;
   private refresh!: RefreshLoop;
   private reporter!: StatusReporter;
   private watch: CredentialWatch | undefined;

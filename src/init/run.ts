@@ -17,6 +17,10 @@ import { type HandledSignal, attachSignalHandler, detachSignalHandler } from '..
 import { type AgentIdentity, resolveAgentIdentity } from '../supervisor/users.js';
 import { HookRunner } from './hooks.js';
 import { HubLink } from './hub-link.js';
+import { rmSync } from 'node:fs';
+import { MetadataService } from '../metadata/service.js';
+import { ensureHostsEntry } from '../netfilter/hosts.js';
+import { Interception } from '../netfilter/iptables.js';
 import { type LimitReason, LimitWatch } from './limits.js';
 
 /** Exit code when a limit (duration, SIGUSR1, trigger file) ended the agent. */
@@ -47,6 +51,8 @@ export class InitProcess {
   private killTimer: NodeJS.Timeout | undefined;
   private limits: LimitWatch | undefined;
   private hub: HubLink | undefined;
+  private metadata: MetadataService | undefined;
+  private interception: Interception | undefined;
 
   constructor(
     private readonly argv: string[],
@@ -83,6 +89,8 @@ export class InitProcess {
       log.info({ reason: config.localReason }, 'local mode: no Hub');
     }
 
+    if (config.metadata) await this.startMetadata(env);
+
     this.limits = new LimitWatch({
       maxDurationMs: config.maxDurationMs,
       triggerFile: config.limitsTriggerFile ?? join(this.identity.home, '.scion', 'limits-exceeded'),
@@ -113,6 +121,8 @@ export class InitProcess {
       this.hub?.finished({ exitCode: code, requested: this.stop !== undefined, limit: this.stop?.limit }),
     ]);
     await this.hub?.close();
+    await this.interception?.remove();
+    await this.metadata?.close();
     await this.killStragglers();
     if (this.killTimer) clearTimeout(this.killTimer);
     this.reaper.sweep();
@@ -124,6 +134,35 @@ export class InitProcess {
       'init exiting',
     );
     return code;
+  }
+
+  /** The emulator (or proxy) is up, and intercepting, before the child starts. */
+  private async startMetadata(env: Record<string, string>): Promise<void> {
+    const { log } = this;
+    const cfg = this.config.metadata;
+    if (!cfg) return;
+    const mlog = log.child({ component: 'metadata' });
+    this.metadata = new MetadataService(cfg, this.hub?.client, mlog);
+    try {
+      await this.metadata.start();
+    } catch (err) {
+      // Interception still goes in below: a redirect to a closed port fails closed.
+      log.error({ err: (err as Error).message }, 'metadata server did not start: the agent gets no metadata');
+    }
+    Object.assign(env, this.metadata.childEnv());
+    // gcloud caches "not on GCE" for 10 minutes; a verdict from before the emulator must go.
+    rmSync(join(this.identity.home, '.config', 'gcloud', 'gce'), { force: true });
+    const isRoot = (process.getuid?.() ?? 0) === 0;
+    if (!this.metadata.listens) return;
+    if (cfg.intercept === 'off') {
+      log.info('metadata interception off (SCION_METADATA_INTERCEPT=off): the GCE_METADATA_* variables only');
+    } else if (!isRoot) {
+      log.info('not root: metadata interception off; the GCE_METADATA_* variables only');
+    } else {
+      this.interception = new Interception(mlog);
+      // The name must lead to the intercepted address; without interception it would lead nowhere.
+      if (await this.interception.install({ mode: cfg.mode, port: cfg.port, exemptRoot: cfg.mode === 'passthrough' })) ensureHostsEntry(mlog);
+    }
   }
 
   private async superviseChild(env: Record<string, string>): Promise<ChildExit> {

@@ -29,7 +29,7 @@ function launch(a: CreatedAgent, etc: FakeEtc, extraEnv: Record<string, string>,
     pid1: true,
     prelude: etc.prelude,
     timeoutMs: 60_000,
-    env: { ...a.env, SCION_HEARTBEAT_INTERVAL: '200ms', ...extraEnv },
+    env: { ...a.env, SCION_HEARTBEAT_INTERVAL: '200ms', SCION_METADATA_MODE: '', ...extraEnv },
     args: ['init', '--grace-period', '2s', '--', ...argv],
   });
 }

@@ -53,7 +53,7 @@ describe.runIf(isRoot)('transport layer through init', () => {
         pid1: true,
         prelude: etc.prelude,
         timeoutMs: 60_000,
-        env: { ...a.env, SCION_HUB_ENDPOINT: proxy.url, SCION_HUB_URL: proxy.url, SCION_HEARTBEAT_INTERVAL: '200ms' },
+        env: { ...a.env, SCION_HUB_ENDPOINT: proxy.url, SCION_HUB_URL: proxy.url, SCION_HEARTBEAT_INTERVAL: '200ms', SCION_METADATA_MODE: '' },
         args: ['init', '--grace-period', '1s', '--', 'sh', '-c', 'echo "file=$SCION_TRANSPORT_TOKEN_FILE"; env | grep -c "^SCION_TRANSPORT_TOKEN=" ; sleep 30'],
       });
       const init = await run.initPid();
@@ -93,7 +93,7 @@ describe.runIf(isRoot)('Hub outage', () => {
       pid1: true,
       prelude: etc.prelude,
       timeoutMs: 90_000,
-      env: { ...a.env, SCION_HEARTBEAT_INTERVAL: '250ms', SCION_REFRESH_BACKOFF_MAX: '2s' },
+      env: { ...a.env, SCION_HEARTBEAT_INTERVAL: '250ms', SCION_REFRESH_BACKOFF_MAX: '2s', SCION_METADATA_MODE: '' },
       args: ['init', '--grace-period', '1s', '--', 'sleep', '60'],
     });
     const init = await run.initPid();

@@ -1,0 +1,37 @@
+/**
+ * passthrough with SCION_METADATA_PROXY=on: a filtering proxy to the real metadata
+ * server. It strips X-Forwarded-For (the real server refuses proxied requests), hides
+ * chosen paths (e.g. instance/attributes/kube-env), passes redirects through as they
+ * are, and sets no timeout, so `wait_for_change` long-polls work.
+ */
+import { type IncomingMessage, type ServerResponse, request } from 'node:http';
+import type { Logger } from '../log.js';
+
+export function createProxyHandler(upstream: string, hide: string[], log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  const [host, portText] = upstream.split(':');
+  const port = Number(portText ?? 80);
+  const hidden = hide.map((h) => `/computeMetadata/v1/${h}`);
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (hidden.some((h) => path === h || path.startsWith(`${h}/`))) {
+      res.writeHead(404, { 'metadata-flavor': 'Google', 'content-type': 'text/html; charset=UTF-8' });
+      res.end('<!DOCTYPE html>\n<title>Error 404 (Not Found)!!1</title>\n');
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers['x-forwarded-for'];
+    delete headers.forwarded;
+    const up = request({ host, port, method: req.method, path: req.url, headers, timeout: 0 }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', (err) => {
+      log.warn({ err: err.message, upstream }, 'metadata proxy: upstream failed');
+      if (!res.headersSent) {
+        res.writeHead(503, { 'metadata-flavor': 'Google', 'content-type': 'text/plain', 'retry-after': '5' });
+        res.end('Service Unavailable\n');
+      } else res.destroy();
+    });
+    req.pipe(up);
+  };
+}
