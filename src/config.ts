@@ -61,6 +61,8 @@ export interface MetadataConfig {
   hide: string[];
   /** iptables interception when init is root with NET_ADMIN ('auto'), or never ('off'). */
   intercept: 'auto' | 'off';
+  /** Give the child GCE_METADATA_HOST/ROOT/IP (on), or rely on interception alone (off). */
+  childEnv: boolean;
 }
 
 export interface InitConfig {
@@ -265,6 +267,7 @@ export function loadMetadataConfig(env: Env): MetadataConfig | undefined {
     upstream: nonEmpty(env, 'SCION_METADATA_UPSTREAM') ?? '169.254.169.254:80',
     hide: (nonEmpty(env, 'SCION_METADATA_HIDE') ?? '').split(',').map((x) => x.trim().replace(/^\/+/, '')).filter((x) => x !== ''),
     intercept: oneOf(env, 'SCION_METADATA_INTERCEPT', ['auto', 'off'] as const, 'auto'),
+    childEnv: oneOf(env, 'SCION_METADATA_CHILD_ENV', ['on', 'off'] as const, 'on') === 'on',
   };
 }
 

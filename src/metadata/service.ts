@@ -73,7 +73,7 @@ export class MetadataService {
 
   /** The variables that point clients at the emulator without iptables. */
   childEnv(): Record<string, string> {
-    if (this.cfg.mode === 'passthrough') return {};
+    if (this.cfg.mode === 'passthrough' || !this.cfg.childEnv) return {};
     const hostPort = `127.0.0.1:${this.cfg.port}`;
     return { GCE_METADATA_HOST: hostPort, GCE_METADATA_ROOT: hostPort, GCE_METADATA_IP: hostPort };
   }
