@@ -3,11 +3,13 @@
 export class UsageError extends Error {}
 
 export const USAGE = `usage: sciontool init [--grace-period DUR] [--] CMD [ARGS...]
+       sciontool metadata       (the GCE metadata emulator alone, configured by SCION_METADATA_*)
        sciontool version
        sciontool help`;
 
 export type Command =
   | { kind: 'init'; gracePeriod: string | undefined; argv: string[] }
+  | { kind: 'metadata' }
   | { kind: 'version' }
   | { kind: 'help' };
 
@@ -15,7 +17,7 @@ export function parseArgs(args: string[]): Command {
   const [sub, ...rest] = args;
   switch (sub) {
     case undefined:
-      throw new UsageError('no subcommand given; allowed: init, version, help');
+      throw new UsageError('no subcommand given; allowed: init, metadata, version, help');
     case 'version':
     case '--version':
     case '-v':
@@ -26,8 +28,11 @@ export function parseArgs(args: string[]): Command {
       return { kind: 'help' };
     case 'init':
       return parseInit(rest);
+    case 'metadata':
+      if (rest.length > 0) throw new UsageError(`metadata takes no arguments (got ${JSON.stringify(rest[0])}); configure it with SCION_METADATA_* variables`);
+      return { kind: 'metadata' };
     default:
-      throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}; allowed: init, version, help`);
+      throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}; allowed: init, metadata, version, help`);
   }
 }
 

@@ -8,6 +8,7 @@ import { USAGE, UsageError, parseArgs } from './cli-args.js';
 import { EXIT_INIT_FAILURE, InitProcess } from './init/run.js';
 import { type Logger, createLogger } from './log.js';
 import { livingDescendants, signalEach } from './supervisor/process-tree.js';
+import { runMetadataCommand } from './metadata/command.js';
 import { Redactor } from './util/redact.js';
 import { VERSION } from './version.js';
 
@@ -50,13 +51,17 @@ export async function main(args: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadInitConfig(process.env, { gracePeriod: cmd.gracePeriod, stderrIsTty: process.stderr.isTTY === true });
+    config = loadInitConfig(process.env, { gracePeriod: cmd.kind === 'init' ? cmd.gracePeriod : undefined, stderrIsTty: process.stderr.isTTY === true });
   } catch (err) {
     if (err instanceof ConfigError) die(EXIT_USAGE, err.message);
     throw err;
   }
   const log = await createLogger({ level: config.logLevel, format: config.logFormat, redactor: new Redactor(config.secretValues) });
   installFatalHandlers(log);
+  if (cmd.kind === 'metadata') {
+    if (!config.metadata) die(EXIT_USAGE, 'sciontool metadata needs SCION_METADATA_MODE (block, assign or passthrough)');
+    return runMetadataCommand(config, log.child({ component: 'metadata' }));
+  }
   log.info(
     { version: VERSION, uid: process.getuid?.(), gid: process.getgid?.(), gracePeriodMs: config.gracePeriodMs },
     'sciontool init starting',

@@ -47,6 +47,8 @@ interface Reply {
   body: string;
   type: string;
   headers?: Record<string, string>;
+  /** false: a credential, different on every request; there is nothing to poll for. */
+  etag?: false;
 }
 
 class Fail extends Error {
@@ -65,16 +67,44 @@ export class MetadataHandler {
   /** Requests served, by status class; tests and the benchmark read it. */
   served = 0;
 
+  private readonly debug: boolean;
+  private readonly accountMap: Map<string, string>;
+
   constructor(private readonly opts: MetadataHandlerOptions) {
     this.tree = buildTree(opts.cfg);
     this.changes.setMaxListeners(0);
+    this.debug = opts.log.isLevelEnabled('debug');
+    const sa = opts.cfg.serviceAccount;
+    this.accountMap =
+      opts.cfg.mode === 'assign' && sa !== undefined
+        ? new Map([
+            ['default', sa],
+            [sa, sa],
+          ])
+        : new Map();
   }
 
   /** Replaces a value (e.g. an attribute) and wakes every long-poll waiting on the tree. */
   update(mutate: (tree: Dir) => void): void {
     mutate(this.tree);
     this.version++;
+    this.view = undefined;
+    this.etags.clear();
     this.changes.emit('change');
+  }
+
+  private view: Dir | undefined;
+  /** Bodies of the tree are few and fixed between updates: hash each once. */
+  private readonly etags = new Map<string, string>();
+
+  private etag(body: string): string {
+    let e = this.etags.get(body);
+    if (e === undefined) {
+      e = etagOf(body);
+      if (this.etags.size > 2000) this.etags.clear();
+      this.etags.set(body, e);
+    }
+    return e;
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -89,11 +119,11 @@ export class MetadataHandler {
     this.served++;
     if (res.headersSent || res.destroyed) return;
     const headers: Record<string, string | number> = { ...COMMON_HEADERS, 'content-type': r.type, 'content-length': Buffer.byteLength(r.body), ...r.headers };
-    if (r.status === 200 && headers.etag === undefined) headers.etag = etagOf(r.body);
+    if (r.status === 200 && headers.etag === undefined && r.etag !== false) headers.etag = this.etag(r.body);
     if (r.status === 403) headers.connection = 'close';
     res.writeHead(r.status, headers);
     res.end(req.method === 'HEAD' ? undefined : r.body);
-    this.opts.log.debug({ method: req.method, path: req.url?.split('?')[0], status: r.status }, 'metadata request');
+    if (this.debug) this.opts.log.debug({ method: req.method, path: req.url?.split('?')[0], status: r.status }, 'metadata request');
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -171,7 +201,7 @@ export class MetadataHandler {
 
   /** `wait_for_change`: answer at once if `last_etag` is stale, else on change or `timeout_sec`. */
   private longPoll(req: IncomingMessage, url: URL, current: Reply, again: () => Reply): Promise<Reply> {
-    const etag = etagOf(current.body);
+    const etag = this.etag(current.body);
     const last = url.searchParams.get('last_etag');
     if (last !== null && last !== 'NONE' && last !== etag) return Promise.resolve(current);
     const t = url.searchParams.get('timeout_sec');
@@ -185,7 +215,7 @@ export class MetadataHandler {
         resolve(again());
       };
       const onChange = (): void => {
-        if (etagOf(again().body) !== etag) done();
+        if (this.etag(again().body) !== etag) done();
       };
       const timer = setTimeout(done, timeoutMs);
       this.changes.on('change', onChange);
@@ -195,18 +225,15 @@ export class MetadataHandler {
 
   /** The tree with the service accounts of this mode in `instance/service-accounts/`. */
   private withAccounts(): Dir {
+    if (this.view) return this.view;
     const sas: Dir = {};
     for (const [name, email] of this.accounts()) sas[name] = this.accountInfo(email);
-    return { ...this.tree, instance: { ...(this.tree.instance as Dir), 'service-accounts': sas } };
+    this.view = { ...this.tree, instance: { ...(this.tree.instance as Dir), 'service-accounts': sas } };
+    return this.view;
   }
 
   private accounts(): Map<string, string> {
-    const sa = this.opts.cfg.serviceAccount;
-    if (this.opts.cfg.mode !== 'assign' || sa === undefined) return new Map();
-    return new Map([
-      ['default', sa],
-      [sa, sa],
-    ]);
+    return this.accountMap;
   }
 
   private accountInfo(email: string): Dir {
@@ -261,7 +288,7 @@ export class MetadataHandler {
       .filter((s) => s !== '');
     try {
       const t = await this.opts.tokens.accessToken(scopes);
-      return { status: 200, body: JSON.stringify({ access_token: t.token, expires_in: t.expiresIn, token_type: 'Bearer' }), type: JSON_TYPE };
+      return { status: 200, body: JSON.stringify({ access_token: t.token, expires_in: t.expiresIn, token_type: 'Bearer' }), type: JSON_TYPE, etag: false };
     } catch (err) {
       throw this.unavailable(err);
     }
@@ -276,7 +303,7 @@ export class MetadataHandler {
     if (licenses !== null && !/^(true|false)$/i.test(licenses)) throw badRequest(`invalid licenses ${JSON.stringify(licenses)}: use TRUE or FALSE`);
     try {
       // The Hub can only obtain IAM's standard ID token; it is served for every format.
-      return { status: 200, body: await this.opts.tokens.idToken(audience, format), type: TEXT };
+      return { status: 200, body: await this.opts.tokens.idToken(audience, format), type: TEXT, etag: false };
     } catch (err) {
       throw this.unavailable(err);
     }

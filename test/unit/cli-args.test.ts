@@ -23,6 +23,7 @@ describe('parseArgs', () => {
     [['init', '--', ''], /empty string/],
     [[], /no subcommand given/],
     [['run'], /unknown subcommand "run"/],
+    [['metadata', 'extra'], /metadata takes no arguments/],
   ])('refuses %j', (args, re) => {
     expect(() => parseArgs(args)).toThrow(UsageError);
     expect(() => parseArgs(args)).toThrow(re);
