@@ -26,6 +26,13 @@ await attempt('node.accessToken', async () => (await auth.getAccessToken()) ?? n
 await attempt('node.projectId', () => auth.getProjectId());
 await attempt('node.idToken', async () => (await auth.getIdTokenClient(AUD)).idTokenProvider.fetchIdToken(AUD));
 
+// The agent must not be able to undo the interception.
+await attempt('child.iptables', async () => {
+  const r = await run('iptables', ['-w', '-t', 'nat', '-F', 'OUTPUT']);
+  return r.stdout;
+});
+await attempt('child.uid', async () => process.getuid());
+
 const SDK = process.env.CONFORMANCE_GCLOUD_SDK;
 const py = `
 import json, sys

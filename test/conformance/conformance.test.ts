@@ -34,6 +34,7 @@ interface Scenario {
   };
   verified: Record<string, string>;
   tokenInLogs: boolean;
+  tokensChecked: number;
   hubCounts: { gcpTokens: number; gcpIdentityTokens: number };
   initLogTail: string[];
 }
@@ -78,6 +79,10 @@ describe.runIf(isRoot && hasSdk)('conformance with real Google clients', () => {
       const t = tokenOf(s);
       expect(t.python).toBe(t.node);
       expect(s.tokenInLogs).toBe(false);
+      expect(s.tokensChecked).toBeGreaterThanOrEqual(5);
+      // The agent runs as the agent user and cannot touch the rules.
+      expect(c['child.uid']).toEqual({ ok: true, value: 4321 });
+      expect(c['child.iptables']?.ok).toBe(false);
       if (variant === 'iptables') {
         expect(s.rulesDuring.some((r) => r.includes('REDIRECT --to-ports 18380'))).toBe(true);
         expect(s.rulesAfter).toEqual([]);

@@ -117,7 +117,6 @@ const line = stdout.split('\n').find((l) => l.startsWith('CONFORMANCE '));
 result.clients = line ? JSON.parse(line.slice('CONFORMANCE '.length)) : null;
 result.childStdoutTail = line ? undefined : stdout.slice(-2000);
 result.initLogTail = stderr.split('\n').filter((l) => /"level":"(warn|error|fatal)"/.test(l)).slice(-12);
-result.tokenInLogs = tokensInEnv.some((t) => stderr.includes(t));
 
 // Which of the tokens did the IAM emulator mint, and for whom?
 const jwks = createRemoteJWKSet(new URL(`${iam}/oauth2/v3/certs`));
@@ -143,6 +142,10 @@ for (const [who, tok] of Object.entries(idTokens)) {
     result.verified[`${who}.id`] = `not verified: ${err.message}`;
   }
 }
+// No credential of any kind in init's log (debug level): the Hub token, the GCP tokens.
+const seenTokens = [...tokensInEnv, ...Object.values(accessTokens), ...Object.values(idTokens)].filter((t) => typeof t === 'string' && t.length > 20);
+result.tokensChecked = seenTokens.length;
+result.tokenInLogs = seenTokens.some((t) => stderr.includes(t));
 const view = await admin('GET', `/api/v1/agents/${agent.id}`);
 result.hubCounts = view.counts;
 hub.kill('SIGTERM');
