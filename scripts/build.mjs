@@ -62,5 +62,8 @@ await build({
   ]),
 });
 chmodSync(join(dist, 'hub-stub.mjs'), 0o755);
+
+// The example Node agent, self-contained, for npm start and the example image.
+await build({ ...common, entryPoints: [join(root, 'container', 'agents', 'node-agent.mjs')], outfile: join(dist, 'node-agent.mjs'), banner: banner([]) });
 chmodSync(join(dist, 'sciontool.mjs'), 0o755);
-console.error('built dist/sciontool.mjs, dist/reaper.node and dist/hub-stub.mjs');
+console.error('built dist/sciontool.mjs, dist/reaper.node, dist/hub-stub.mjs and dist/node-agent.mjs');

@@ -8,7 +8,6 @@ import { USAGE, UsageError, parseArgs } from './cli-args.js';
 import { EXIT_INIT_FAILURE, InitProcess } from './init/run.js';
 import { type Logger, createLogger } from './log.js';
 import { livingDescendants, signalEach } from './supervisor/process-tree.js';
-import { runMetadataCommand } from './metadata/command.js';
 import { Redactor } from './util/redact.js';
 import { VERSION } from './version.js';
 
@@ -60,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
   installFatalHandlers(log);
   if (cmd.kind === 'metadata') {
     if (!config.metadata) die(EXIT_USAGE, 'sciontool metadata needs SCION_METADATA_MODE (block, assign or passthrough)');
+    const { runMetadataCommand } = await import('./metadata/command.js');
     return runMetadataCommand(config, log.child({ component: 'metadata' }));
   }
   log.info(

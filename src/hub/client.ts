@@ -1,11 +1,11 @@
 /**
- * The agent's Hub client (undici): the app-layer token in X-Scion-Agent-Token on
+ * The agent's Hub client (Node's built-in fetch, which is undici: the package itself
+ * would add 1.5 MB to a bundle that every container starts): the app-layer token in X-Scion-Agent-Token on
  * every call, the transport token in its own header, connection reuse, a timeout on
  * every attempt, retries with full-jitter backoff on network errors, 5xx and 429
  * (Retry-After honoured), never on other 4xx. A 401 re-reads the token file and, when
  * it holds a different token, retries once with it.
  */
-import { Agent, type Dispatcher, request } from 'undici';
 import type { AgentToken } from '../credentials/agent-token.js';
 import type { Logger } from '../log.js';
 import { type BackoffPolicy, fullJitter, retryAfterMs } from '../util/backoff.js';
@@ -54,12 +54,11 @@ export interface HubResponse {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export class HubClient {
-  private readonly dispatcher: Dispatcher;
   private closed = false;
+  /** Aborts whatever is in flight when the client closes. */
+  private readonly shutdown = new AbortController();
 
-  constructor(private readonly opts: HubClientOptions) {
-    this.dispatcher = new Agent({ connections: 4, keepAliveTimeout: 30_000, connectTimeout: opts.timeoutMs });
-  }
+  constructor(private readonly opts: HubClientOptions) {}
 
   async call(method: 'POST' | 'GET', path: string, body: unknown, retry: RetryOptions): Promise<HubResponse> {
     let attempt = 0;
@@ -101,29 +100,26 @@ export class HubClient {
       payload = JSON.stringify(body);
       headers['content-type'] = 'application/json';
     }
-    const r = await request(`${this.opts.endpoint}${path}`, {
+    const r = await fetch(`${this.opts.endpoint}${path}`, {
       method,
       headers,
       body: payload,
-      dispatcher: this.dispatcher,
-      headersTimeout: this.opts.timeoutMs,
-      bodyTimeout: this.opts.timeoutMs,
-      signal: AbortSignal.timeout(this.opts.timeoutMs),
+      redirect: 'manual',
+      signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.shutdown.signal]),
     });
-    const text = await r.body.text();
+    const text = await r.text();
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
       parsed = undefined;
     }
-    const ra = r.headers['retry-after'];
-    return { status: r.statusCode, body: parsed, retryAfter: Array.isArray(ra) ? ra[0] : ra };
+    return { status: r.status, body: parsed, retryAfter: r.headers.get('retry-after') ?? undefined };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.dispatcher.destroy();
+    this.shutdown.abort();
   }
 }
 

@@ -4,7 +4,6 @@
  * (moved from the environment into a 0600 file at start), a transport token file, the
  * real GCE metadata server's identity endpoint, or none.
  */
-import { request } from 'undici';
 import { looksLikeJwt, tokenTimes } from '../credentials/jwt.js';
 import type { TokenFile } from '../credentials/token-file.js';
 import type { Logger } from '../log.js';
@@ -119,9 +118,9 @@ export class MetadataTransport implements TransportSource {
   private async fetch(): Promise<void> {
     const url = `http://${this.metadataHost}/computeMetadata/v1/instance/service-accounts/default/identity?audience=${encodeURIComponent(this.audience)}&format=full`;
     try {
-      const r = await request(url, { headers: { 'metadata-flavor': 'Google' }, signal: AbortSignal.timeout(METADATA_TIMEOUT_MS) });
-      const text = (await r.body.text()).trim();
-      if (r.statusCode !== 200 || !looksLikeJwt(text)) throw new Error(`metadata server answered ${r.statusCode}`);
+      const r = await fetch(url, { headers: { 'metadata-flavor': 'Google' }, signal: AbortSignal.timeout(METADATA_TIMEOUT_MS) });
+      const text = (await r.text()).trim();
+      if (r.status !== 200 || !looksLikeJwt(text)) throw new Error(`metadata server answered ${r.status}`);
       this.token = text;
       this.exp = tokenTimes(text)?.exp ?? Math.floor(Date.now() / 1000) + 3600;
       this.lastError = undefined;

@@ -5,7 +5,6 @@
  * shutdown beyond the bounds of its reports.
  */
 import { join } from 'node:path';
-import { request } from 'undici';
 import type { HubConfig } from '../config.js';
 import { AgentToken, type ReloadReason } from '../credentials/agent-token.js';
 import { RefreshLoop } from '../credentials/refresh-loop.js';
@@ -32,9 +31,9 @@ const SHUTDOWN_REPORT_TIMEOUT_MS = 1_000;
 /** Whether a real metadata server answers, without waiting long off GCP. */
 async function metadataServerAnswers(host: string): Promise<boolean> {
   try {
-    const r = await request(`http://${host}/`, { headers: { 'metadata-flavor': 'Google' }, signal: AbortSignal.timeout(500) });
-    await r.body.dump();
-    return r.headers['metadata-flavor'] === 'Google';
+    const r = await fetch(`http://${host}/`, { headers: { 'metadata-flavor': 'Google' }, signal: AbortSignal.timeout(500) });
+    await r.arrayBuffer();
+    return r.headers.get('metadata-flavor') === 'Google';
   } catch {
     return false;
   }

@@ -16,11 +16,10 @@ import { Reaper } from '../supervisor/reaper.js';
 import { type HandledSignal, attachSignalHandler, detachSignalHandler } from '../supervisor/signals.js';
 import { type AgentIdentity, resolveAgentIdentity } from '../supervisor/users.js';
 import { HookRunner } from './hooks.js';
-import { HubLink } from './hub-link.js';
+import type { HubLink } from './hub-link.js';
 import { rmSync } from 'node:fs';
-import { MetadataService } from '../metadata/service.js';
-import { ensureHostsEntry } from '../netfilter/hosts.js';
-import { Interception } from '../netfilter/iptables.js';
+import type { MetadataService } from '../metadata/service.js';
+import type { Interception } from '../netfilter/iptables.js';
 import { type LimitReason, LimitWatch } from './limits.js';
 
 /** Exit code when a limit (duration, SIGUSR1, trigger file) ended the agent. */
@@ -77,6 +76,8 @@ export class InitProcess {
     this.hooks = new HookRunner({ dirs: hookDirs, identity: this.identity, env, log });
 
     if (config.hub) {
+      // Loaded only when used: in local mode none of it costs start-up time or memory.
+      const { HubLink } = await import('./hub-link.js');
       const link = new HubLink(config.hub, this.identity, log);
       try {
         Object.assign(env, await link.start(config.bootstrap));
@@ -142,6 +143,7 @@ export class InitProcess {
     const cfg = this.config.metadata;
     if (!cfg) return;
     const mlog = log.child({ component: 'metadata' });
+    const { MetadataService } = await import('../metadata/service.js');
     this.metadata = new MetadataService(cfg, this.hub?.client, mlog);
     try {
       await this.metadata.start();
@@ -159,6 +161,7 @@ export class InitProcess {
     } else if (!isRoot) {
       log.info('not root: metadata interception off; the GCE_METADATA_* variables only');
     } else {
+      const [{ Interception }, { ensureHostsEntry }] = await Promise.all([import('../netfilter/iptables.js'), import('../netfilter/hosts.js')]);
       this.interception = new Interception(mlog);
       // The name must lead to the intercepted address; without interception it would lead nowhere.
       if (await this.interception.install({ mode: cfg.mode, port: cfg.port, exemptRoot: cfg.mode === 'passthrough' })) ensureHostsEntry(mlog);

@@ -4,10 +4,11 @@
  * chosen paths (e.g. instance/attributes/kube-env), passes redirects through as they
  * are, and sets no timeout, so `wait_for_change` long-polls work.
  */
-import { type IncomingMessage, type ServerResponse, request } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 
-export function createProxyHandler(upstream: string, hide: string[], log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+export async function createProxyHandler(upstream: string, hide: string[], log: Logger): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+  const { request } = await import('node:http');
   const [host, portText] = upstream.split(':');
   const port = Number(portText ?? 80);
   const hidden = hide.map((h) => `/computeMetadata/v1/${h}`);

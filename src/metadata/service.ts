@@ -3,7 +3,7 @@
  * (passthrough with SCION_METADATA_PROXY=on), on 127.0.0.1 and, when the host has it,
  * [::1] (ip6tables REDIRECT lands there), at SCION_METADATA_PORT.
  */
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { MetadataConfig } from '../config.js';
 import type { HubClient } from '../hub/client.js';
 import type { Logger } from '../log.js';
@@ -35,7 +35,7 @@ export class MetadataService {
     }
     let handle: (req: IncomingMessage, res: ServerResponse) => void;
     if (cfg.mode === 'passthrough') {
-      handle = createProxyHandler(cfg.upstream, cfg.hide, log);
+      handle = await createProxyHandler(cfg.upstream, cfg.hide, log);
     } else {
       if (cfg.mode === 'assign') {
         if (this.hub) this.tokens = new HubTokenSource(this.hub, log, cfg.scopes);
@@ -53,7 +53,10 @@ export class MetadataService {
     }
   }
 
-  private listen(host: string, handle: (req: IncomingMessage, res: ServerResponse) => void, required: boolean): Promise<void> {
+  private async listen(host: string, handle: (req: IncomingMessage, res: ServerResponse) => void, required: boolean): Promise<void> {
+    // A static import of node:http would load Node's internal undici at start-up in every
+    // container, metadata or not: esbuild hoists builtin imports to the top of the bundle.
+    const { createServer } = await import('node:http');
     const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, handle);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {

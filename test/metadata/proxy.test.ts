@@ -39,7 +39,7 @@ beforeAll(async () => {
     res.end('real');
   });
   const up = await listen(upstream);
-  proxy = createServer(createProxyHandler(`127.0.0.1:${up}`, ['instance/attributes/kube-env'], log));
+  proxy = createServer(await createProxyHandler(`127.0.0.1:${up}`, ['instance/attributes/kube-env'], log));
   proxyPort = await listen(proxy);
 });
 afterAll(() => {
