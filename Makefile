@@ -1,5 +1,5 @@
 # Thin wrappers around the npm scripts; npm runs everything on the node@24 devDependency.
-.PHONY: all build test typecheck bench start clean
+.PHONY: all build test typecheck image e2e bench start clean
 
 all: build
 
@@ -14,6 +14,13 @@ typecheck: node_modules
 
 test: node_modules
 	npm test
+
+image: build
+	docker build -f Dockerfile.sciontool -t sciontool .
+
+# The end-to-end tests alone (a container engine must answer `docker info`).
+e2e: build
+	SCION_E2E_REQUIRED=1 npm run test:e2e
 
 bench: build
 	npm run bench

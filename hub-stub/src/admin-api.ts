@@ -43,6 +43,7 @@ export function agentView(ctx: HubContext, a: AgentRecord): Record<string, unkno
     exitCode: a.exitCode,
     startedAt: a.startedAt,
     lastSeen: a.lastSeen,
+    history: a.history ?? [],
     counts: a.counts,
   };
 }

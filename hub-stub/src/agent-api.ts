@@ -37,7 +37,12 @@ export async function postStatus(ctx: HubContext, req: IncomingMessage, res: Ser
   const exitCode = field.optInt(body, 'exitCode');
   const turns = field.optInt(body, 'currentTurns');
   const calls = field.optInt(body, 'currentModelCalls');
-  if (phase !== undefined) agent.phase = phase;
+  if (phase !== undefined) {
+    if (phase !== agent.phase) {
+      agent.history = [...(agent.history ?? []), { phase, at: new Date().toISOString(), ...(exitCode !== undefined ? { exitCode } : {}) }].slice(-50);
+    }
+    agent.phase = phase;
+  }
   if (activity !== undefined) {
     agent.activity = activity;
     agent.toolName = toolName;

@@ -27,6 +27,8 @@ export interface AgentRecord {
   exitCode: number | undefined;
   startedAt: string | undefined;
   lastSeen: string | undefined;
+  /** Phase changes, oldest first (the last 50). */
+  history?: { phase: Phase; at: string; exitCode?: number }[];
   counts: {
     statusUpdates: number;
     heartbeats: number;

@@ -70,7 +70,7 @@ async function logsOf(c: StartedTestContainer): Promise<string> {
 }
 
 const view = async (a: CreatedAgent) =>
-  (await api<{ phase: string; exitCode?: number; counts: { heartbeats: number } }>(hub, 'GET', `/api/v1/agents/${a.id}`, { admin: hub.adminToken })).body;
+  (await api<{ phase: string; exitCode?: number; history: { phase: string }[]; counts: { heartbeats: number } }>(hub, 'GET', `/api/v1/agents/${a.id}`, { admin: hub.adminToken })).body;
 
 describe('the agent image under a container engine', () => {
   it('assign, interception only: the Node agent gets the SA through ADC, as scion, and cannot touch iptables or see the bootstrap token', async () => {
@@ -152,6 +152,7 @@ describe('the agent image under a container engine', () => {
     expect(log).toContain('grandchild-term');
     const v = await view(a);
     expect(v).toMatchObject({ phase: 'stopped', exitCode: 0 });
+    expect(v.history.map((h) => h.phase)).toEqual(['running', 'stopping', 'stopped']);
     expect(exitCode(id)).toBe(0);
     void stopped;
     spawnSync('docker', ['rm', '-f', id], { stdio: 'ignore' });

@@ -9,5 +9,6 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
+    reporters: process.env.SCION_E2E_REPORT ? ['default', ['json', { outputFile: process.env.SCION_E2E_REPORT }]] : ['default'],
   },
 });

@@ -8,6 +8,7 @@ import { type RunningInit, findDescendants, isRoot, readIfExists, startInit, wai
 
 interface AgentView {
   phase: string;
+  history: { phase: string }[];
   activity?: string;
   message?: string;
   exitCode?: number;
@@ -67,6 +68,7 @@ describe.runIf(isRoot)('init with a Hub', () => {
     expect(r.code).toBe(143);
     expect(r.stdout.trim().split('\n')[0]).toBe('0');
     expect(await view(a)).toMatchObject({ phase: 'stopped', exitCode: 143, message: 'Agent stopped' });
+    expect((await view(a)).history.map((h) => h.phase)).toEqual(['running', 'stopping', 'stopped']);
     expect(r.stderr).not.toContain(a.token);
   });
 
