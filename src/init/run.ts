@@ -285,8 +285,9 @@ export class InitProcess {
     let left = livingDescendants(process.pid);
     if (left.length === 0) return;
     if (this.childPid !== undefined) signalGroup(this.childPid, 'SIGTERM');
+    // Members of the group already got it: a second TERM would run their traps twice.
     signalEach(
-      left.map((p) => p.pid),
+      left.filter((p) => p.pgid !== this.childPid).map((p) => p.pid),
       'SIGTERM',
     );
     this.log.info({ processes: left.length }, 'child exited: sent SIGTERM to the processes it left behind');
