@@ -17,7 +17,7 @@ import { type HandledSignal, attachSignalHandler, detachSignalHandler } from '..
 import { type AgentIdentity, resolveAgentIdentity } from '../supervisor/users.js';
 import { HookRunner } from './hooks.js';
 import type { HubLink } from './hub-link.js';
-import { rmSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import type { MetadataService } from '../metadata/service.js';
 import type { Interception } from '../netfilter/iptables.js';
 import { type LimitReason, LimitWatch } from './limits.js';
@@ -37,6 +37,30 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface StopRequest {
   signal: NodeJS.Signals;
   limit: LimitReason | undefined;
+}
+
+/**
+ * Removes a file below the agent's home without following a symlink the agent may
+ * have planted on the way: init is root, the home is the agent's.
+ */
+function removeInAgentHome(home: string, parts: string[]): void {
+  let path = home;
+  for (const [i, part] of parts.entries()) {
+    path = join(path, part);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return; // not there: nothing to remove
+    }
+    const last = i === parts.length - 1;
+    if (st.isSymbolicLink() || (!last && !st.isDirectory()) || (last && !st.isFile())) return;
+  }
+  try {
+    unlinkSync(path);
+  } catch {
+    // raced away
+  }
 }
 
 export class InitProcess {
@@ -153,7 +177,7 @@ export class InitProcess {
     }
     Object.assign(env, this.metadata.childEnv());
     // gcloud caches "not on GCE" for 10 minutes; a verdict from before the emulator must go.
-    rmSync(join(this.identity.home, '.config', 'gcloud', 'gce'), { force: true });
+    removeInAgentHome(this.identity.home, ['.config', 'gcloud', 'gce']);
     const isRoot = (process.getuid?.() ?? 0) === 0;
     if (!this.metadata.listens) return;
     if (cfg.intercept === 'off') {
