@@ -51,9 +51,14 @@ export class AgentToken extends EventEmitter<AgentTokenEvents> {
       const envExp = tokenTimes(envToken)?.exp ?? 0;
       const fileExp = fileToken ? (tokenTimes(fileToken)?.exp ?? 0) : -1;
       if (envExp > fileExp) {
-        this.file.write(envToken);
         chosen = envToken;
-        this.log.info({ file: this.file.path }, 'wrote the bootstrap token to the token file');
+        try {
+          this.file.write(envToken);
+          this.log.info({ file: this.file.path }, 'wrote the bootstrap token to the token file');
+        } catch (err) {
+          // Kept in memory: the Hub link still works, and a good file is adopted when it appears.
+          this.log.error({ file: this.file.path, err: (err as Error).message }, 'could not write the token file; using the bootstrap token from memory');
+        }
       }
     } else if (envToken !== undefined) {
       this.log.warn('SCION_AUTH_TOKEN is not a JWT: ignored');
@@ -84,7 +89,11 @@ export class AgentToken extends EventEmitter<AgentTokenEvents> {
 
   /** A token the Hub just issued: into the file first, so hooks and others see it too. */
   update(token: string): void {
-    this.file.write(token);
+    try {
+      this.file.write(token);
+    } catch (err) {
+      this.log.error({ file: this.file.path, err: (err as Error).message }, 'could not write the refreshed token to the token file; keeping it in memory');
+    }
     this.token = token;
   }
 

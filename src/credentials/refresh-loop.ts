@@ -51,6 +51,10 @@ export class RefreshLoop {
   private authLost = false;
   private stopped = true;
   private running: Promise<void> | undefined;
+  /** A transport token a refresh did not replace (the Hub sent none): it no longer drives the schedule. */
+  private stuckTransport: string | undefined;
+  /** Set by restart(): a reload rescheduled while a call was in flight. */
+  private rescheduled = false;
   /** Refresh attempts made; tests and the benchmark read it. */
   attempts = 0;
 
@@ -64,6 +68,7 @@ export class RefreshLoop {
   /** A new token arrived from outside: its exp sets the schedule, and auth is back. */
   restart(): void {
     this.failures = 0;
+    this.rescheduled = true;
     this.restored();
     this.schedule(undefined);
   }
@@ -80,7 +85,7 @@ export class RefreshLoop {
     const app = this.opts.agentToken.current;
     const times = [app ? appRefreshAt(app, nowS) : undefined];
     const outer = this.opts.transportToken();
-    if (outer) times.push(transportRefreshAt(outer, nowS));
+    if (outer && outer !== this.stuckTransport) times.push(transportRefreshAt(outer, nowS));
     const due = times.filter((t): t is number => t !== undefined);
     return due.length === 0 ? undefined : Math.min(...due) * 1000;
   }
@@ -93,7 +98,9 @@ export class RefreshLoop {
     if (delay === undefined) {
       const due = this.dueAt();
       if (due === undefined) return; // nothing to refresh until a token arrives
-      delay = Math.max(0, due - Date.now());
+      // Never sooner than a second after the last attempt: a token that is already due
+      // (or one the Hub will not replace) must not turn this into a hot loop.
+      delay = Math.max(this.attempts > 0 ? 1000 : 0, due - Date.now());
     }
     this.timer = setTimeout(() => void this.tick(), Math.min(delay, MAX_TIMER_MS));
     this.timer.unref();
@@ -102,12 +109,15 @@ export class RefreshLoop {
   private async tick(): Promise<void> {
     if (this.running) return;
     const { client, agentId, log } = this.opts;
-    const tokenUsed = this.opts.agentToken.current;
+    const outerBefore = this.opts.transportToken();
     this.attempts++;
+    this.rescheduled = false;
     this.running = client
       .call('POST', PATHS.agentTokenRefresh(agentId), undefined, { retries: 0, backoff: this.opts.backoff })
       .then((r) => {
         this.apply(r.body);
+        const outerAfter = this.opts.transportToken();
+        this.stuckTransport = outerAfter !== undefined && outerAfter === outerBefore ? outerAfter : undefined;
         this.failures = 0;
         this.restored();
         log.info({ exp: this.opts.agentToken.expiresAt }, 'agent token refreshed');
@@ -116,7 +126,7 @@ export class RefreshLoop {
       .catch((err: unknown) => {
         const e = err as HubError;
         // A reload during the call already rescheduled from the new token.
-        if (this.opts.agentToken.current !== tokenUsed) return;
+        if (this.rescheduled) return;
         if (e.authLost) {
           if (!this.authLost) {
             this.authLost = true;
@@ -149,7 +159,14 @@ export class RefreshLoop {
     if (app === undefined || !looksLikeJwt(app)) throw new Error('refresh response carries no usable token');
     this.opts.agentToken.update(app);
     const outer = entries.find((e) => e?.layer === 'transport' && typeof e.value === 'string');
-    if (outer && looksLikeJwt(outer.value)) this.opts.transport.update(outer.value);
+    if (outer && looksLikeJwt(outer.value)) {
+      try {
+        this.opts.transport.update(outer.value);
+      } catch (err) {
+        // The app token is already in place; a transport file we cannot write must not stop the loop.
+        this.opts.log.warn({ err: (err as Error).message }, 'could not store the new transport token');
+      }
+    }
     const te = (body as { transportError?: unknown }).transportError;
     if (typeof te === 'string') this.opts.log.warn({ transportError: te }, 'the Hub could not refresh the transport token');
   }

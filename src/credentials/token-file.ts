@@ -5,8 +5,8 @@
  * symlinks, non-regular files and files over 8 KiB, and ignore an empty read.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, chownSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 
 export const MAX_TOKEN_FILE_BYTES = 8192;
 
@@ -24,15 +24,55 @@ export class TokenFile {
     private readonly owner: Owner | undefined,
   ) {}
 
+  /**
+   * The directory, opened without following a symlink, so every later step works on
+   * the directory that was checked: the agent owns the home and may swap `.scion` for a
+   * link at any moment, and init is root. Paths go through /proc/self/fd/<dir>.
+   */
+  private openDir(create: boolean): number {
+    const dir = dirname(this.path);
+    if (create) {
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') mkdirSync(dir, { recursive: true, mode: 0o700 });
+        else if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    let dfd: number;
+    try {
+      dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw new Error(`refusing to use ${this.path}: ${dir} is a symlink or not a directory`);
+      throw err;
+    }
+    if (create && this.owner) {
+      const st = fstatSync(dfd);
+      if (st.uid !== this.owner.uid || st.gid !== this.owner.gid) fchownSync(dfd, this.owner.uid, this.owner.gid);
+    }
+    return dfd;
+  }
+
   read(): ReadResult {
+    let dfd: number;
+    try {
+      dfd = this.openDir(false);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { ok: false, reason: 'missing' };
+      return { ok: false, reason: 'symlink', detail: (err as Error).message };
+    }
     let fd: number;
     try {
-      fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      fd = openSync(`/proc/self/fd/${dfd}/${basename(this.path)}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return { ok: false, reason: 'missing' };
       if (code === 'ELOOP') return { ok: false, reason: 'symlink' };
       return { ok: false, reason: 'unreadable', detail: code ?? (err as Error).message };
+    } finally {
+      closeSync(dfd);
     }
     try {
       const st = fstatSync(fd);
@@ -56,45 +96,30 @@ export class TokenFile {
     }
   }
 
-  /** Creates the directory (0700, the agent's) when missing; refuses a symlinked one. */
-  private ensureDir(): string {
-    const dir = dirname(this.path);
-    try {
-      const st = lstatSync(dir);
-      if (st.isSymbolicLink()) throw new Error(`refusing to write ${this.path}: ${dir} is a symlink`);
-      if (!st.isDirectory()) throw new Error(`refusing to write ${this.path}: ${dir} is not a directory`);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (this.owner) chownSync(dir, this.owner.uid, this.owner.gid);
-    }
-    return dir;
-  }
-
   write(token: string): void {
     if (token.length === 0 || token.length > MAX_TOKEN_FILE_BYTES - 1) throw new Error(`refusing to write a token of ${token.length} bytes to ${this.path}`);
-    const dir = this.ensureDir();
-    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const dfd = this.openDir(true);
     try {
-      writeSync(fd, `${token}\n`);
-      if (this.owner) fchownSync(fd, this.owner.uid, this.owner.gid);
-      fsyncSync(fd);
-    } catch (err) {
+      const at = `/proc/self/fd/${dfd}`;
+      const tmpName = `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      const fd = openSync(`${at}/${tmpName}`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeFileSync(fd, `${token}\n`);
+        if (this.owner) fchownSync(fd, this.owner.uid, this.owner.gid);
+        fsyncSync(fd);
+      } catch (err) {
+        closeSync(fd);
+        rmSync(`${at}/${tmpName}`, { force: true });
+        throw err;
+      }
       closeSync(fd);
-      unlinkSync(tmp);
-      throw err;
-    }
-    closeSync(fd);
-    try {
-      renameSync(tmp, this.path);
-    } catch (err) {
-      unlinkSync(tmp);
-      throw err;
-    }
-    // The rename is durable only once the directory is.
-    const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
+      try {
+        renameSync(`${at}/${tmpName}`, `${at}/${basename(this.path)}`);
+      } catch (err) {
+        rmSync(`${at}/${tmpName}`, { force: true });
+        throw err;
+      }
+      // The rename is durable only once the directory is.
       fsyncSync(dfd);
     } finally {
       closeSync(dfd);

@@ -67,10 +67,13 @@ export class HubClient {
       let delay: number | undefined;
       let error: HubError;
       try {
-        const r = await this.once(method, path, body);
+        const sent = this.opts.agentToken.current;
+        const r = await this.once(method, path, body, retry.deadline);
         if (r.status < 300) return r;
         error = toHubError(r, path);
-        if (r.status === 401 && !retriedAuth && this.opts.reloadOn401 && this.opts.agentToken.reload('401')) {
+        // The token may have been replaced while the call was out (a reload by another
+        // path): retry with it; else see whether the file holds a new one.
+        if (r.status === 401 && !retriedAuth && this.opts.reloadOn401 && (this.opts.agentToken.current !== sent || this.opts.agentToken.reload('401'))) {
           retriedAuth = true;
           continue;
         }
@@ -89,7 +92,9 @@ export class HubClient {
     }
   }
 
-  private async once(method: string, path: string, body: unknown): Promise<HubResponse & { retryAfter: string | undefined }> {
+  private async once(method: string, path: string, body: unknown, deadline: number | undefined): Promise<HubResponse & { retryAfter: string | undefined }> {
+    // No attempt outlives the caller's deadline (shutdown reports are bounded by it).
+    const timeoutMs = deadline === undefined ? this.opts.timeoutMs : Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now()));
     const headers: Record<string, string> = { 'user-agent': `sciontool/${VERSION}`, accept: 'application/json' };
     const token = this.opts.agentToken.current;
     if (token) headers[AGENT_TOKEN_HEADER] = token;
@@ -105,7 +110,7 @@ export class HubClient {
       headers,
       body: payload,
       redirect: 'manual',
-      signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.shutdown.signal]),
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.shutdown.signal]),
     });
     const text = await r.text();
     let parsed: unknown;

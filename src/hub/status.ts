@@ -38,7 +38,9 @@ export class StatusReporter {
       return Promise.resolve(false);
     }
     this.pending++;
-    const run = this.chain.then(() => this.send(update, Date.now() + timeoutMs));
+    // The deadline runs from now, not from when the queue reaches this report.
+    const deadline = Date.now() + timeoutMs;
+    const run = this.chain.then(() => (Date.now() < deadline ? this.send(update, deadline) : false));
     this.chain = run.finally(() => this.pending--);
     return run;
   }

@@ -96,10 +96,12 @@ export class HubTokenSource implements TokenSource {
     return p;
   }
 
+  // Hub calls are bounded by 4 s: Go's metadata client gives up after 5 s, and a 503 it
+  // can retry is better than a timeout.
   private async fetchAccess(scopes: string[]): Promise<{ value: string; expiresAt: number }> {
     this.hubCalls++;
     try {
-      const r = await this.client.call('POST', PATHS.gcpToken, { scopes }, { retries: 1, backoff: { baseMs: 200, capMs: 1000 }, deadline: Date.now() + 8000 });
+      const r = await this.client.call('POST', PATHS.gcpToken, { scopes }, { retries: 1, backoff: { baseMs: 200, capMs: 1000 }, deadline: Date.now() + 4000 });
       const b = r.body as { access_token?: unknown; expires_in?: unknown };
       if (typeof b?.access_token !== 'string' || typeof b.expires_in !== 'number') throw new Error('malformed gcp-token response');
       return { value: b.access_token, expiresAt: Date.now() + b.expires_in * 1000 };
@@ -111,7 +113,7 @@ export class HubTokenSource implements TokenSource {
   private async fetchId(audience: string): Promise<{ value: string; expiresAt: number }> {
     this.hubCalls++;
     try {
-      const r = await this.client.call('POST', PATHS.gcpIdentityToken, { audience }, { retries: 1, backoff: { baseMs: 200, capMs: 1000 }, deadline: Date.now() + 8000 });
+      const r = await this.client.call('POST', PATHS.gcpIdentityToken, { audience }, { retries: 1, backoff: { baseMs: 200, capMs: 1000 }, deadline: Date.now() + 4000 });
       const b = r.body as { token?: unknown };
       if (typeof b?.token !== 'string') throw new Error('malformed gcp-identity-token response');
       const exp = tokenTimes(b.token)?.exp;

@@ -11,10 +11,21 @@ export async function createProxyHandler(upstream: string, hide: string[], log: 
   const { request } = await import('node:http');
   const [host, portText] = upstream.split(':');
   const port = Number(portText ?? 80);
-  const hidden = hide.map((h) => `/computeMetadata/v1/${h}`);
+  const hidden = hide.map((h) => `/computeMetadata/v1/${h.replace(/\/+$/, '')}`);
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (hidden.some((h) => path === h || path.startsWith(`${h}/`))) {
+    const raw = req.url ?? '/';
+    let path: string;
+    try {
+      // Judged on the decoded, normalised path: kube%2Denv is kube-env.
+      path = decodeURIComponent(new URL(raw, 'http://x').pathname).replace(/\/+/g, '/');
+    } catch {
+      path = '';
+    }
+    const recursive = /[?&]recursive=true(&|$)/i.test(raw);
+    const blocked =
+      path === '' ||
+      hidden.some((h) => path === h || path.startsWith(`${h}/`) || (recursive && `${h}/`.startsWith(path.endsWith('/') ? path : `${path}/`)));
+    if (blocked) {
       res.writeHead(404, { 'metadata-flavor': 'Google', 'content-type': 'text/html; charset=UTF-8' });
       res.end('<!DOCTYPE html>\n<title>Error 404 (Not Found)!!1</title>\n');
       return;
@@ -32,6 +43,10 @@ export async function createProxyHandler(upstream: string, hide: string[], log: 
         res.writeHead(503, { 'metadata-flavor': 'Google', 'content-type': 'text/plain', 'retry-after': '5' });
         res.end('Service Unavailable\n');
       } else res.destroy();
+    });
+    // A client that goes away (a long-poll given up) must not leave the upstream request open.
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
     });
     req.pipe(up);
   };

@@ -203,7 +203,8 @@ export class MetadataHandler {
   private longPoll(req: IncomingMessage, url: URL, current: Reply, again: () => Reply): Promise<Reply> {
     const etag = this.etag(current.body);
     const last = url.searchParams.get('last_etag');
-    if (last !== null && last !== 'NONE' && last !== etag) return Promise.resolve(current);
+    // `NONE` is what guest agents start with: answer at once, as the real server does.
+    if (last !== null && last !== etag) return Promise.resolve(current);
     const t = url.searchParams.get('timeout_sec');
     if (t !== null && !/^\d+$/.test(t)) return Promise.reject(badRequest(`invalid timeout_sec ${JSON.stringify(t)}: must be a whole number of seconds`));
     const timeoutMs = t === null ? 3_600_000 : Math.min(Number(t), 86_400) * 1000;

@@ -59,3 +59,15 @@ describe('passthrough filtering proxy', () => {
     expect([redirect.status, redirect.location]).toEqual([301, 'http://169.254.169.254/computeMetadata/v1/instance/']);
   });
 });
+
+describe('passthrough filtering proxy: review regressions', () => {
+  it('a hidden path stays hidden through recursive listings of its ancestors and encoded names', async () => {
+    for (const p of ['/computeMetadata/v1/instance/attributes/?recursive=true', '/computeMetadata/v1/instance/?recursive=true&alt=json', '/computeMetadata/v1/?recursive=true', '/computeMetadata/v1/instance/attributes/kube%2Denv', '/computeMetadata/v1//instance/attributes/kube-env']) {
+      const r = await get(proxyPort, p, { 'Metadata-Flavor': 'Google' });
+      expect(r.status, p).toBe(404);
+    }
+    expect(seen.some((s) => s.path.includes('recursive') || s.path.includes('kube'))).toBe(false);
+    // Non-recursive listings of the ancestors still pass.
+    expect((await get(proxyPort, '/computeMetadata/v1/instance/attributes/', { 'Metadata-Flavor': 'Google' })).status).toBe(200);
+  });
+});

@@ -208,3 +208,12 @@ describe('robustness', () => {
     expect((await get(assign.port, '/computeMetadata/v1/project/project-id')).status).toBe(200);
   });
 });
+
+describe('long-poll: review regressions', () => {
+  it('last_etag=NONE answers at once, as guest agents expect', async () => {
+    const t = Date.now();
+    const r = await get(assign.port, '/computeMetadata/v1/instance/attributes/?wait_for_change=true&last_etag=NONE&timeout_sec=5');
+    expect(r.status).toBe(200);
+    expect(Date.now() - t).toBeLessThan(1000);
+  });
+});
