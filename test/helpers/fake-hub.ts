@@ -54,3 +54,20 @@ export function fakeJwt(ttlS: number, extra: Record<string, unknown> = {}): stri
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${enc({ alg: 'ES256', typ: 'JWT' })}.${enc({ sub: 'agent-1', iat: now, exp: now + ttlS, jti: Math.random().toString(36), ...extra })}.c2ln`;
 }
+
+/**
+ * For a test file: `fake(respond)` starts a FakeHub that is stopped after each test.
+ * Call once at module level (it registers an afterEach).
+ */
+export function useFakeHubs(afterEachHook: (fn: () => Promise<void>) => void): (respond: Responder) => Promise<FakeHub> {
+  const hubs: FakeHub[] = [];
+  afterEachHook(async () => {
+    for (const h of hubs.splice(0)) await h.stop();
+  });
+  return async (respond) => {
+    const h = new FakeHub(respond);
+    await h.start();
+    hubs.push(h);
+    return h;
+  };
+}

@@ -10,20 +10,11 @@ import { StatusReporter } from '../../src/hub/status.js';
 import { FileTransport, NoTransport, type TransportSource } from '../../src/hub/transport.js';
 import { createLogger } from '../../src/log.js';
 import { Redactor } from '../../src/util/redact.js';
-import { FakeHub, fakeJwt } from '../helpers/fake-hub.js';
+import { type FakeHub, fakeJwt, useFakeHubs } from '../helpers/fake-hub.js';
 import { tempDir } from '../helpers/init-harness.js';
 
 const log = await createLogger({ level: 'silent', format: 'json', redactor: new Redactor() });
-const hubs: FakeHub[] = [];
-afterEach(async () => {
-  for (const h of hubs.splice(0)) await h.stop();
-});
-async function fake(respond: ConstructorParameters<typeof FakeHub>[0]): Promise<FakeHub> {
-  const h = new FakeHub(respond);
-  await h.start();
-  hubs.push(h);
-  return h;
-}
+const fake = useFakeHubs(afterEach);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function client(hub: FakeHub, agentToken: AgentToken, transport: TransportSource = new NoTransport(), timeoutMs = 2000) {

@@ -7,19 +7,14 @@ import { NoTransport } from '../../src/hub/transport.js';
 import { createLogger } from '../../src/log.js';
 import { HubTokenSource, TokenUnavailable } from '../../src/metadata/identity-tokens.js';
 import { Redactor } from '../../src/util/redact.js';
-import { FakeHub, fakeJwt } from '../helpers/fake-hub.js';
+import { type Responder, fakeJwt, useFakeHubs } from '../helpers/fake-hub.js';
 import { tempDir } from '../helpers/init-harness.js';
 
 const log = await createLogger({ level: 'silent', format: 'json', redactor: new Redactor() });
-const hubs: FakeHub[] = [];
-afterEach(async () => {
-  for (const h of hubs.splice(0)) await h.stop();
-});
+const fake = useFakeHubs(afterEach);
 
-async function source(respond: ConstructorParameters<typeof FakeHub>[0]) {
-  const hub = new FakeHub(respond);
-  await hub.start();
-  hubs.push(hub);
+async function source(respond: Responder) {
+  const hub = await fake(respond);
   const agentToken = new AgentToken(new TokenFile(join(tempDir(), 'scion-token'), undefined), log);
   agentToken.bootstrap(fakeJwt(3600));
   const client = new HubClient({ endpoint: hub.url, agentToken, transport: new NoTransport(), timeoutMs: 2000, reloadOn401: true, log });
