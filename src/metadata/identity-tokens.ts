@@ -23,6 +23,8 @@ const ACCESS_REFRESH_BEFORE_MS = 15 * 60_000;
 /** Never serve an access token with less than this left while a fresh one can be had. */
 const ACCESS_MIN_SERVE_MS = 10 * 60_000;
 const ID_REFRESH_BEFORE_MS = 10 * 60_000;
+/** Distinct scope sets or audiences kept; an agent asking for ever new ones must not grow init. */
+const MAX_ENTRIES = 64;
 
 export interface TokenSource {
   accessToken(scopes: string[]): Promise<{ token: string; expiresIn: number }>;
@@ -81,8 +83,14 @@ export class HubTokenSource implements TokenSource {
         const old = cache.get(key);
         if (old?.timer) clearTimeout(old.timer);
         const entry: Entry = { ...r, timer: undefined };
+        if (!cache.has(key) && cache.size >= MAX_ENTRIES) {
+          // Forget the oldest (Maps keep insertion order), and its refresh timer with it.
+          const [oldestKey, oldest] = cache.entries().next().value as [string, Entry];
+          if (oldest.timer) clearTimeout(oldest.timer);
+          cache.delete(oldestKey);
+        }
         const due = r.expiresAt - refreshBeforeMs - Date.now();
-        if (due > 0) {
+        if (due > 0 && !this.closed) {
           entry.timer = setTimeout(() => {
             this.fetch(key, get, cache, refreshBeforeMs).catch((err: unknown) => this.log.warn({ key: key.split(':')[0], err: (err as Error).message }, 'background token refresh failed'));
           }, Math.min(due, 2 ** 31 - 1));
@@ -123,7 +131,10 @@ export class HubTokenSource implements TokenSource {
     }
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     for (const e of [...this.access.values(), ...this.ids.values()]) if (e.timer) clearTimeout(e.timer);
   }
 }

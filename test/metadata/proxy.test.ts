@@ -71,3 +71,27 @@ describe('passthrough filtering proxy: review regressions', () => {
     expect((await get(proxyPort, '/computeMetadata/v1/instance/attributes/', { 'Metadata-Flavor': 'Google' })).status).toBe(200);
   });
 });
+
+describe('passthrough filtering proxy: long-polls', () => {
+  it('closes the upstream request when the client gives up', async () => {
+    let open = 0;
+    const hanging = createServer((req) => {
+      open++;
+      req.socket.on('close', () => open--);
+    });
+    const up = await listen(hanging);
+    const p = createServer(await createProxyHandler(`127.0.0.1:${up}`, [], log));
+    const port = await listen(p);
+    const req = request({ host: '127.0.0.1', port, path: '/computeMetadata/v1/instance/attributes/?wait_for_change=true', headers: { 'Metadata-Flavor': 'Google' } });
+    req.on('error', () => {});
+    req.end();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(open).toBe(1);
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(open).toBe(0);
+    p.close();
+    hanging.closeAllConnections();
+    hanging.close();
+  });
+});

@@ -84,3 +84,18 @@ describe('HubTokenSource', () => {
     await client.close();
   });
 });
+
+describe('HubTokenSource bounds', () => {
+  it('keeps at most 64 scope sets, dropping the oldest', async () => {
+    let n = 0;
+    const { hub, tokens, client } = await source(() => ({ status: 200, body: { access_token: `ya29.t${++n}`, expires_in: 3600 } }));
+    for (let i = 0; i < 70; i++) await tokens.accessToken([`scope-${i}`]);
+    expect(hub.requests).toHaveLength(70);
+    await tokens.accessToken(['scope-69']); // recent: cached
+    expect(hub.requests).toHaveLength(70);
+    await tokens.accessToken(['scope-0']); // evicted: fetched again
+    expect(hub.requests).toHaveLength(71);
+    tokens.close();
+    await client.close();
+  });
+});
