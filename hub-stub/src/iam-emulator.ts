@@ -63,8 +63,6 @@ export class IamEmulator {
   private publicJwk!: JWK;
   private readonly accessTokens = new Map<string, MintedAccess>();
   url = '';
-  /** Calls served, by method; tests use it to prove caching and single-flight. */
-  readonly calls = { generateAccessToken: 0, generateIdToken: 0 };
 
   async start(): Promise<string> {
     const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
@@ -121,7 +119,6 @@ export class IamEmulator {
         return googleError(res, 400, 'INVALID_ARGUMENT', `The lifetime requested (${lifetime}s) is greater than the maximum allowed (${MAX_LIFETIME_S}s).`);
       }
     }
-    this.calls.generateAccessToken++;
     const token = `ya29.c.${randomBytes(48).toString('base64url')}`;
     const exp = Math.floor(Date.now() / 1000) + lifetime;
     this.accessTokens.set(token, { email, scopes: scopes as string[], exp });
@@ -131,7 +128,6 @@ export class IamEmulator {
   private async idToken(email: string, body: Record<string, unknown>, res: ServerResponse): Promise<void> {
     const audience = body.audience;
     if (typeof audience !== 'string' || audience === '') return googleError(res, 400, 'INVALID_ARGUMENT', 'Audience required.');
-    this.calls.generateIdToken++;
     const id = uniqueId(email);
     const claims: Record<string, unknown> = { azp: id };
     if (body.includeEmail === true) {

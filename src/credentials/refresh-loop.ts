@@ -55,8 +55,8 @@ export class RefreshLoop {
   private stuckTransport: string | undefined;
   /** Set by restart(): a reload rescheduled while a call was in flight. */
   private rescheduled = false;
-  /** Refresh attempts made; tests and the benchmark read it. */
-  attempts = 0;
+  /** Refresh attempts made (the 1 s floor applies from the second on). */
+  private attempts = 0;
 
   constructor(private readonly opts: RefreshLoopOptions) {}
 

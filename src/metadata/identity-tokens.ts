@@ -36,18 +36,12 @@ export class HubTokenSource implements TokenSource {
   private readonly access = new Map<string, Entry>();
   private readonly ids = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<Entry>>();
-  /** Hub calls made; tests read it to prove single-flight. */
-  hubCalls = 0;
 
   constructor(
     private readonly client: HubClient,
     private readonly log: Logger,
     private readonly defaultScopes: string[],
   ) {}
-
-  static scopeKey(scopes: string[]): string {
-    return [...new Set(scopes)].sort().join(' ');
-  }
 
   async accessToken(requested: string[]): Promise<{ token: string; expiresIn: number }> {
     const scopes = requested.length > 0 ? [...new Set(requested)].sort() : [...this.defaultScopes].sort();
@@ -107,7 +101,6 @@ export class HubTokenSource implements TokenSource {
   // Hub calls are bounded by 4 s: Go's metadata client gives up after 5 s, and a 503 it
   // can retry is better than a timeout.
   private async fetchAccess(scopes: string[]): Promise<{ value: string; expiresAt: number }> {
-    this.hubCalls++;
     try {
       const r = await this.client.call('POST', PATHS.gcpToken, { scopes }, { retries: 1, backoff: { baseMs: 200, capMs: 1000 }, deadline: Date.now() + 4000 });
       const b = r.body as { access_token?: unknown; expires_in?: unknown };
@@ -119,7 +112,6 @@ export class HubTokenSource implements TokenSource {
   }
 
   private async fetchId(audience: string): Promise<{ value: string; expiresAt: number }> {
-    this.hubCalls++;
     try {
       const r = await this.client.call('POST', PATHS.gcpIdentityToken, { audience }, { retries: 1, backoff: { baseMs: 200, capMs: 1000 }, deadline: Date.now() + 4000 });
       const b = r.body as { token?: unknown };

@@ -64,8 +64,6 @@ export class MetadataHandler {
   private tree: Dir;
   private version = 0;
   private readonly changes = new EventEmitter();
-  /** Requests served, by status class; tests and the benchmark read it. */
-  served = 0;
 
   private readonly debug: boolean;
   private readonly accountMap: Map<string, string>;
@@ -116,7 +114,6 @@ export class MetadataHandler {
   };
 
   private send(req: IncomingMessage, res: ServerResponse, r: Reply): void {
-    this.served++;
     if (res.headersSent || res.destroyed) return;
     const headers: Record<string, string | number> = { ...COMMON_HEADERS, 'content-type': r.type, 'content-length': Buffer.byteLength(r.body), ...r.headers };
     if (r.status === 200 && headers.etag === undefined && r.etag !== false) headers.etag = this.etag(r.body);

@@ -66,10 +66,6 @@ export function lookupUser(name: string, db: UserDb = SYSTEM_USER_DB): PasswdEnt
   return parsePasswd(readOrEmpty(db.passwdPath)).find((e) => e.name === name);
 }
 
-export function lookupUid(uid: number, db: UserDb = SYSTEM_USER_DB): PasswdEntry | undefined {
-  return parsePasswd(readOrEmpty(db.passwdPath)).find((e) => e.uid === uid);
-}
-
 /** The primary gid plus every group that lists the user as a member. */
 export function groupsOf(user: PasswdEntry, db: UserDb = SYSTEM_USER_DB): number[] {
   const gids = new Set<number>([user.gid]);

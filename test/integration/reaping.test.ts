@@ -76,7 +76,7 @@ describe('reaper addon under stress (child_process and execa, 1 ms sweeps)', () 
       : ['timeout', '-s', 'KILL', '60', 'node', fixture, addon, '300'];
     const r = spawnSync(argv[0] as string, argv.slice(1), { env: { ...process.env, PATH: `${NODE_BIN_DIR}:${process.env.PATH}` }, encoding: 'utf8' });
     const line = r.stdout.trim().split('\n').pop() ?? '';
-    return JSON.parse(line) as { jobs: number; correct: number; timedOut: boolean; zombies: number; reaped: number };
+    return JSON.parse(line) as { jobs: number; correct: number; timedOut: boolean; zombies: number; reaped: number; subreaper: boolean; ownedWhileRunning: number };
   };
   it.runIf(isRoot)('as PID 1: every exit status right, no zombies, all orphans reaped', () => {
     const r = run(true);
@@ -85,7 +85,8 @@ describe('reaper addon under stress (child_process and execa, 1 ms sweeps)', () 
   });
   it('as a subreaper (not PID 1): the same', () => {
     const r = run(false);
-    expect(r).toMatchObject({ jobs: 300, correct: 300, timedOut: false, zombies: 0 });
+    expect(r).toMatchObject({ jobs: 300, correct: 300, timedOut: false, zombies: 0, subreaper: true });
+    expect(r.ownedWhileRunning).toBeGreaterThan(0);
     expect(r.reaped).toBeGreaterThanOrEqual(600);
   });
 });
