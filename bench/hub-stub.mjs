@@ -2,7 +2,7 @@
 // with p50/p99 latency, against GET /healthz (the HTTP floor) measured in the same run.
 // Bounded: each scenario runs BENCH_HUB_SECONDS (default 5) with BENCH_HUB_CONCURRENCY
 // (default 16) requests in flight; the hub runs under `timeout -s KILL`.
-import { spawn } from 'node:child_process';
+import { launchHubStub } from '../scripts/lib/hub-stub-process.mjs';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,18 +12,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_HUB_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_HUB_CONCURRENCY ?? 16);
 
-const hub = spawn('timeout', ['-s', 'KILL', String(SECONDS * 5 + 60), join(root, 'dist', 'hub-stub.mjs'), '--listen', '127.0.0.1:0', '--log-level', 'warn', '--gcp-rate', '1000000', '--gcp-burst', '1000000'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH}` },
-});
-const ready = await new Promise((resolve, reject) => {
-  let out = '';
-  hub.stdout.on('data', (d) => {
-    out += d;
-    if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
-  });
-  hub.on('close', (c) => reject(new Error(`hub-stub exited ${c}`)));
-});
+const ready = await launchHubStub({ args: ['--log-level', 'warn', '--gcp-rate', '1000000', '--gcp-burst', '1000000'], timeoutS: SECONDS * 5 + 60 });
+const hub = ready.proc;
 const dispatcher = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 30_000 });
 
 async function call(method, path, headers = {}, body) {

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { hubAdmin, launchHubStub } from '../scripts/lib/hub-stub-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_MD_SECONDS ?? 5);
@@ -19,15 +20,9 @@ function start(args, env = {}) {
   return spawn('timeout', ['-s', 'KILL', '300', ...args], { env: { ...process.env, PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-const hub = start([join(root, 'dist', 'hub-stub.mjs'), '--listen', '127.0.0.1:0', '--log-level', 'warn', '--gcp-rate', '1000000', '--gcp-burst', '1000000']);
-const ready = await new Promise((resolve) => {
-  let out = '';
-  hub.stdout.on('data', (d) => {
-    out += d;
-    if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
-  });
-});
-const agent = await (await fetch(`${ready.url}/api/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${ready.adminToken}` }, body: JSON.stringify({ metadataMode: 'assign', serviceAccountEmail: 'bench@my-project-123.iam.gserviceaccount.com' }) })).json();
+const ready = await launchHubStub({ args: ['--log-level', 'warn', '--gcp-rate', '1000000', '--gcp-burst', '1000000'] });
+const hub = ready.proc;
+const agent = await hubAdmin(ready, 'POST', '/api/v1/agents', { metadataMode: 'assign', serviceAccountEmail: 'bench@my-project-123.iam.gserviceaccount.com' });
 const home = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'sciontool-mdbench-'));
 const MD_PORT = 18391;
 const md = start([join(root, 'dist', 'sciontool.mjs'), 'metadata'], { ...agent.env, HOME: home, SCION_METADATA_PORT: String(MD_PORT), SCION_LOG_LEVEL: 'warn' });

@@ -8,6 +8,7 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hubAdmin, launchHubStub } from '../scripts/lib/hub-stub-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
@@ -15,35 +16,28 @@ const HEARTBEAT = process.env.BENCH_HEARTBEAT ?? '100ms';
 const PATH_ENV = `${join(root, 'node_modules', '.bin')}:${process.env.PATH}`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function startHub() {
-  const p = spawn('timeout', ['-s', 'KILL', '600', join(root, 'dist', 'hub-stub.mjs'), '--listen', '127.0.0.1:0', '--log-level', 'debug'], { env: { ...process.env, PATH: PATH_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startHub() {
   const oks = []; // times of authenticated status calls
   let buf = '';
-  p.stderr.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.includes('"msg":"request"')) continue;
-      const l = JSON.parse(line);
-      if (l.status === 200 && l.path.endsWith('/status')) oks.push(Date.parse(l.time));
-    }
+  const hub = await launchHubStub({
+    args: ['--log-level', 'debug'],
+    timeoutS: 600,
+    onStderr: (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.includes('"msg":"request"')) continue;
+        const l = JSON.parse(line);
+        if (l.status === 200 && l.path.endsWith('/status')) oks.push(Date.parse(l.time));
+      }
+    },
   });
-  return new Promise((resolve) => {
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) resolve({ proc: p, oks, ...JSON.parse(out.split('\n')[0]) });
-    });
-  });
+  return { ...hub, oks };
 }
 
-async function call(hub, method, path, body) {
-  const r = await fetch(`${hub.url}${path}`, { method, headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return text ? JSON.parse(text) : {};
-}
+const call = hubAdmin;
 
 function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hubAdmin, launchHubStub } from './lib/hub-stub-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -61,16 +62,9 @@ if (intercept) {
 }
 
 step('starting hub-stub (fake IAM: an IAM Credentials emulator on loopback)');
-const hub = spawn('timeout', ['-s', 'KILL', '120', join(dist, 'hub-stub.mjs'), '--listen', '127.0.0.1:0', '--log-level', 'warn'], { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'inherit'] });
-const ready = await new Promise((resolve, reject) => {
-  let out = '';
-  hub.stdout.on('data', (d) => {
-    out += d;
-    if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
-  });
-  hub.on('close', (c) => reject(new Error(`hub-stub exited ${c}`)));
-});
-const admin = async (method, path, body) => (await fetch(`${ready.url}${path}`, { method, headers: { authorization: `Bearer ${ready.adminToken}` }, body: body && JSON.stringify(body) })).json();
+const ready = await launchHubStub({ args: ['--log-level', 'warn'], timeoutS: 120 });
+const hub = ready.proc;
+const admin = (method, path, body) => hubAdmin(ready, method, path, body);
 step(`hub-stub is up at ${ready.url}`);
 
 step(`creating an agent: metadataMode assign, service account ${SA}`);

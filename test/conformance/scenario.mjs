@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { hubAdmin, launchHubStub } from '../../scripts/lib/hub-stub-process.mjs';
 
 const [mode, variant] = process.argv.slice(2);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,22 +24,11 @@ execFileSync('ip', ['link', 'set', 'lo', 'up']);
 execFileSync('ip', ['addr', 'add', '169.254.169.254/32', 'dev', 'lo']);
 
 // hub-stub, inside this namespace.
-const hub = spawn('timeout', ['-s', 'KILL', '300', join(root, 'dist', 'hub-stub.mjs'), '--listen', '127.0.0.1:0'], { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
 let hubErr = '';
-hub.stderr.on('data', (d) => (hubErr += d));
-const ready = await new Promise((resolve, reject) => {
-  let out = '';
-  hub.stdout.on('data', (d) => {
-    out += d;
-    if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
-  });
-  hub.on('close', (c) => reject(new Error(`hub-stub exited ${c}: ${hubErr}`)));
-});
+const ready = await launchHubStub({ onStderr: (d) => (hubErr += d) });
+const hub = ready.proc;
 const iam = JSON.parse(hubErr.split('\n').find((l) => l.includes('IAM Credentials emulator listening'))).iamEmulator;
-const admin = async (method, path, body) => {
-  const r = await fetch(`${ready.url}${path}`, { method, headers: { authorization: `Bearer ${ready.adminToken}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-  return r.json();
-};
+const admin = (method, path, body) => hubAdmin(ready, method, path, body);
 const agent = await admin('POST', '/api/v1/agents', mode === 'assign' ? { metadataMode: 'assign', serviceAccountEmail: SA, projectId: 'my-project-123' } : { metadataMode: mode, projectId: 'my-project-123' });
 
 // passthrough: "the real server" answers at 169.254.169.254:80 in this namespace.

@@ -10,14 +10,20 @@ function hook(path: string, log: string, label: string, extra = ''): void {
   writeFileSync(path, `#!/bin/sh\necho "${label} uid=$(id -u) event=$SCION_HOOK_EVENT token=\${SCION_AUTH_TOKEN:-none}" >> ${log}\n${extra}`, { mode: 0o755 });
 }
 
+/** A directory everyone can enter, with a log both root's and the agent's hooks can append to. */
+function sharedLog(): { dir: string; log: string } {
+  const dir = tempDir();
+  chmodSync(dir, 0o755);
+  const log = join(dir, 'order.log');
+  writeFileSync(log, '', { mode: 0o666 });
+  chmodSync(log, 0o666); // past the umask
+  return { dir, log };
+}
+
 describe.runIf(isRoot)('lifecycle hooks', () => {
   it('run in order, as root from root-owned directories and as the agent from agent-writable ones', async () => {
     const etc = makeFakeEtc();
-    const dir = tempDir();
-    chmodSync(dir, 0o755);
-    const log = join(dir, 'order.log');
-    writeFileSync(log, '', { mode: 0o666 });
-    chmodSync(log, 0o666);
+    const { dir, log } = sharedLog();
     const sys = join(dir, 'hooks');
     mkdirSync(join(sys, 'pre-start.d'), { recursive: true });
     hook(join(sys, 'pre-start'), log, 'sys/pre-start');
@@ -122,11 +128,7 @@ describe.runIf(isRoot)('hooks behind symlinks', () => {
   it('a root-owned symlink to an agent-owned script runs as the agent', async () => {
     const { symlinkSync } = await import('node:fs');
     const etc = makeFakeEtc();
-    const dir = tempDir();
-    chmodSync(dir, 0o755);
-    const log = join(dir, 'order.log');
-    writeFileSync(log, '', { mode: 0o666 });
-    chmodSync(log, 0o666);
+    const { dir, log } = sharedLog();
     const agentDir = join(dir, 'agent-owned');
     mkdirSync(agentDir);
     hook(join(agentDir, 'script'), log, 'via-link');
